@@ -1,0 +1,276 @@
+"""Run a model's pipeline locally: each step as a subprocess, all of it in one MLflow run.
+
+MLflow start-up (imports, database migrations) happens on a second thread while the steps run,
+so a two-core machine spends that time in parallel with the first steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops.common.config import ConfigError, ModelFolder, load_model_folder
+from mlops.common.spec import Reference, SpecError, Step
+from mlops.common.tables import render_table
+from mlops.common.tracking import ANSWERS_FILE, content_digest, git_commit, template_version, tracking_uri
+
+Echo = Callable[[str], None]
+STDERR_TAIL_LINES = 40
+
+
+class StepFailed(RuntimeError):
+    """A pipeline step exited non-zero; the message carries the tail of its stderr."""
+
+
+@dataclass
+class PipelineRun:
+    """What a finished local run produced: its MLflow run, metrics and output folders."""
+
+    run_id: str
+    experiment_id: str
+    metrics: dict[str, float]
+    outputs: dict[str, dict[str, Path]]
+    timings: dict[str, float]
+    dataset_digest: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def result(self, folder: ModelFolder, key: str) -> Path:
+        """The folder of a declared result (`model`, `score_report` or `predictions`)."""
+        reference = folder.pipeline.results[key]
+        return self.outputs[reference.source][str(reference.output)]
+
+
+class _Tracker(threading.Thread):
+    """Imports MLflow and opens the run in the background; `join()` then `client` and `run_id`."""
+
+    def __init__(self, uri: str, experiment: str, run_name: str, tags: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.uri, self.experiment, self.run_name, self.tags = uri, experiment, run_name, tags
+        self.client: Any = None
+        self.run_id = ""
+        self.experiment_id = ""
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            logging.getLogger("mlflow").setLevel(logging.WARNING)  # no database-migration chatter
+            from mlflow import MlflowClient
+
+            self.client = MlflowClient(tracking_uri=self.uri)
+            found = self.client.get_experiment_by_name(self.experiment)
+            self.experiment_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
+            run = self.client.create_run(self.experiment_id, run_name=self.run_name, tags=self.tags)
+            self.run_id = run.info.run_id
+        except BaseException as error:  # re-raised on the main thread by ready()
+            self.error = error
+
+    def ready(self) -> Any:
+        """Wait for start-up and return the client, re-raising any start-up error."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.client
+
+
+def step_command(step: Step, values: Mapping[str, Path | str]) -> list[str]:
+    """The argv of one step: `python -m module --flag value ...` (inputs, outputs, then args)."""
+    command = [sys.executable, "-m", step.module]
+    for flag, value in values.items():
+        command += [f"--{flag}", str(value)]
+    for flag, arg in step.args.items():
+        command += [f"--{flag}", str(arg).lower() if isinstance(arg, bool) else str(arg)]
+    return command
+
+
+def resolve_inputs(
+    step: Step, bindings: Mapping[str, Path], outputs: Mapping[str, Mapping[str, Path]], repo_root: Path
+) -> dict[str, Path]:
+    """Turn a step's declared inputs into concrete local paths."""
+    resolved = {}
+    for flag, value in step.inputs.items():
+        if isinstance(value, Reference):
+            resolved[flag] = bindings[value.source] if value.output is None else outputs[value.source][value.output]
+        else:
+            resolved[flag] = repo_root / value
+    return resolved
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested hyperparameters as MLflow params: {"model": {"depth": 3}} -> {"model.depth": "3"}."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return flat
+
+
+def read_metrics(score_report: Path) -> dict[str, float]:
+    """The numeric entries of score_report/metrics.json."""
+    path = score_report / "metrics.json"
+    if not path.is_file():
+        raise StepFailed(f"{path} is missing: the evaluate step must write its metrics there")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def run_pipeline(
+    folder: ModelFolder,
+    repo_root: Path,
+    workdir: Path,
+    *,
+    uri: str | None = None,
+    run_name: str | None = None,
+    extra_tags: Mapping[str, str] | None = None,
+    echo: Echo = print,
+) -> PipelineRun:
+    """Run every step of the folder's pipeline and log the whole run to MLflow."""
+    data = repo_root / folder.dataset.path
+    if not data.exists():
+        raise ConfigError(
+            f"{folder.path / 'dataset.yaml'}: path: {folder.dataset.path} does not exist under {repo_root}"
+        )
+    digest = content_digest(data)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    tags = {
+        "model_name": folder.config.model_name,
+        "dataset.name": folder.dataset.name,
+        "dataset.version": folder.dataset.version,
+        "dataset.digest": digest,
+        "dataset.path": folder.dataset.path,
+        "pipeline.workdir": str(workdir),
+    }
+    commit = git_commit(repo_root)
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    version = template_version(folder.path / ANSWERS_FILE) or template_version(repo_root / ANSWERS_FILE)
+    if version:
+        tags["template.version"] = version
+    tags.update(extra_tags or {})
+    tracker = _Tracker(
+        uri or tracking_uri(), folder.config.experiment_name, run_name or f"{folder.config.model_name}-{stamp}", tags
+    )
+    tracker.start()
+
+    bindings = {"dataset": data, "params": folder.params_file}
+    outputs: dict[str, dict[str, Path]] = {}
+    timings: dict[str, float] = {}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root / "src"), os.environ.get("PYTHONPATH")])),
+    }
+    echo(f"Pipeline {folder.pipeline.source} -> {workdir}")
+    try:
+        for step in folder.pipeline.steps:
+            step_outputs = {name: workdir / step.name / name for name in step.outputs}
+            for path in step_outputs.values():
+                path.mkdir(parents=True, exist_ok=True)
+            command = step_command(step, {**resolve_inputs(step, bindings, outputs, repo_root), **step_outputs})
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=repo_root, env=env, capture_output=True, text=True, check=False)
+            timings[step.name] = time.perf_counter() - started
+            if done.returncode != 0:
+                tail = "\n".join(done.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
+                raise StepFailed(f"step {step.name} ({' '.join(command[1:])}) exited {done.returncode}:\n{tail}")
+            outputs[step.name] = step_outputs
+            echo(f"  step {step.name:<12} {timings[step.name]:6.2f} s")
+        result = PipelineRun("", "", {}, outputs, timings, digest, tags)
+        result.metrics = read_metrics(result.result(folder, "score_report"))
+    except BaseException:
+        client = tracker.ready()
+        client.set_terminated(tracker.run_id, status="FAILED")
+        raise
+
+    client = tracker.ready()
+    _log_run(client, tracker.run_id, folder, result, data)
+    result.run_id, result.experiment_id = tracker.run_id, tracker.experiment_id
+    echo(render_table(["metric", "value"], sorted(result.metrics.items())))
+    echo(f"MLflow run {result.run_id} in experiment {folder.config.experiment_name!r} at {tracker.uri}")
+    return result
+
+
+def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun, data: Path) -> None:
+    """Log params, metrics, step timings, the dataset and every result folder to the run."""
+    from mlflow.entities import DatasetInput, InputTag, Metric, Param
+
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, v, now, 0) for k, v in result.metrics.items()]
+    metrics += [Metric(f"step_seconds.{name}", round(s, 3), now, 0) for name, s in result.timings.items()]
+    params = [Param(k, v[:6000]) for k, v in flatten(folder.params).items()]
+    client.log_batch(run_id, metrics=metrics, params=params)
+    client.log_inputs(run_id, datasets=[_dataset_input(folder, data, DatasetInput, InputTag)])
+    for key in ("model", "score_report", "predictions"):
+        client.log_artifacts(run_id, str(result.result(folder, key)), key)
+    client.set_terminated(run_id, status="FINISHED")
+
+
+def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_tag: Any) -> Any:
+    """The dataset as an MLflow input: name, version, source path and MLflow's content digest."""
+    import mlflow.data
+    import pandas as pd
+
+    frame = pd.concat([pd.read_csv(f) for f in sorted(data.glob("*.csv"))]) if data.is_dir() else pd.read_csv(data)
+    with warnings.catch_warnings():  # MLflow registers the local source twice and warns about it
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")  # not a model schema
+        dataset = mlflow.data.from_pandas(
+            frame,
+            source=str(data),
+            name=f"{folder.dataset.name}@{folder.dataset.version}",
+            targets=folder.dataset.target,
+        )
+    return dataset_input(dataset._to_mlflow_entity(), tags=[input_tag("mlflow.data.context", "training")])
+
+
+def copy_figures(score_report: Path, figures: Path) -> list[Path]:
+    """Copy the evaluation plots where people look for them (e.g. reports/figures/)."""
+    figures.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy2(png, figures / png.name)) for png in sorted(score_report.glob("*.png"))]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags of the local runner."""
+    parser = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, nargs="?", default=Path("configs"), help="the model's config folder")
+    parser.add_argument("--workdir", type=Path, help="where step outputs go (default: outputs/<model>/<timestamp>)")
+    parser.add_argument("--figures", type=Path, help="also copy the evaluation plots into this folder")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the pipeline of a config folder from the repository root."""
+    args = parse_args(argv)
+    repo_root = Path.cwd()
+    try:
+        folder = load_model_folder(args.folder)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        workdir = args.workdir or repo_root / "outputs" / folder.config.model_name / stamp
+        started = time.perf_counter()
+        run = run_pipeline(folder, repo_root, workdir.resolve())
+    except (ConfigError, SpecError, StepFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.figures:
+        for png in copy_figures(run.result(folder, "score_report"), args.figures):
+            print(f"  plot {png}")
+    print(f"Done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Where runs are tracked and the lineage facts recorded with them (digests, commit, template version)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set, else the embedded sqlite store in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def content_digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (names and bytes, in sorted order)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit(repo_root: Path) -> str | None:
+    """The checked-out commit of the repository, if it is a git work tree with a commit."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo_root, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def template_version(answers_file: Path) -> str | None:
+    """The template version a repository (or slot) was generated or last updated from."""
+    if not answers_file.is_file():
+        return None
+    answers = yaml.safe_load(answers_file.read_text(encoding="utf-8")) or {}
+    commit = answers.get("_commit")
+    return str(commit) if commit else None

@@ -1,0 +1,1 @@
+"""The model package: one module per pipeline step (prep, train, evaluate), runnable as `python -m`."""

@@ -1,0 +1,95 @@
+"""Rendering the templates and running generated projects the way their users do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import copier
+
+ROOT = Path(__file__).resolve().parent.parent
+# Caches shared by every generated project a test run creates (uv packages, pre-commit hook envs).
+CACHE = Path(os.environ.get("MFT_TEST_CACHE", Path.home() / ".cache" / "model-factory-templates-tests"))
+
+
+def render(dest: Path, template: str, vcs_ref: str | None = "HEAD", src: Path = ROOT, **answers: Any) -> Path:
+    """Apply the template non-interactively (defaults for every unanswered question)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a dirty work tree and optional external data warn
+        copier.run_copy(
+            str(src), str(dest), data={"template": template, **answers}, defaults=True, quiet=True, vcs_ref=vcs_ref
+        )
+    return dest
+
+
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for generated projects: machine Python only, shared caches, no user config."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("VIRTUAL_ENV", "UV_", "PYTHONPATH", "MLFLOW_", "NOX_"))
+    }
+    env.update(
+        UV_PYTHON_DOWNLOADS="never",
+        UV_PYTHON=base_python(),
+        UV_CACHE_DIR=str(CACHE / "uv"),
+        PRE_COMMIT_HOME=str(CACHE / "pre-commit"),
+        UV_NO_PROGRESS="1",
+        GIT_AUTHOR_NAME="Test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+    )
+    env.update(extra or {})
+    return env
+
+
+def base_python() -> str:
+    """The machine's interpreter behind whatever virtual environment runs the tests."""
+    for candidate in (Path(sys.base_prefix) / "bin" / "python3", Path(sys.base_prefix) / "python.exe"):
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
+def run(command: Sequence[str | Path], cwd: Path, env: Mapping[str, str] | None = None, check: bool = True) -> str:
+    """Run a command, returning its combined output; on failure the assertion shows that output."""
+    done = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=dict(env or tool_env()),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    if check:
+        assert done.returncode == 0, f"{' '.join(map(str, command))} exited {done.returncode}:\n{output[-6000:]}"
+    return output
+
+
+def git_commit_all(repo: Path, message: str) -> None:
+    """Make `repo` a git work tree (if needed) and commit everything in it."""
+    if not (repo / ".git").exists():
+        run(["git", "init", "-q", "-b", "main"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "--no-verify", "-m", message], repo)
+
+
+def uv() -> str:
+    """The uv executable (installed into the test environment by nox, or on PATH)."""
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert found, "uv is required for the slow tier: python -m pip install uv"
+    return found
+
+
+def text_files(root: Path) -> list[Path]:
+    """Every generated file except git internals and virtual environments."""
+    skip = {".git", ".venv", "__pycache__", ".ruff_cache", ".pytest_cache"}
+    return sorted(p for p in root.rglob("*") if p.is_file() and not skip & set(p.relative_to(root).parts))

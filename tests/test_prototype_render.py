@@ -1,0 +1,195 @@
+"""Fast tier: the prototype renders to exactly the expected, parseable, lint-clean files for any accepted answer."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import ROOT, render, text_files
+
+PROBLEM_TYPES = ("classification", "regression")
+LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
+PYTHONS = ("3.11", "3.12", "3.13")
+# Answers that break naive quoting: quotes, colons, hashes, backslashes, non-ASCII, braces.
+TRICKY = (
+    {},
+    {
+        "project_name": 'Ünïcode "Quoted": #1 {braces}',
+        "repo_slug": "unicode-quoted-1",
+        "author": "O'Brien & Co \\ \"Data\"",
+        "description": "Predicts: things # not a comment 'quoted' {{ not jinja }}",
+    },
+    {"model_name": "m" + "x" * 39, "project_name": "Long Names"},
+    {"model_name": "fraud_v2", "author": "Équipe Données"},
+)
+
+
+def is_valid(answers: dict[str, Any]) -> bool:
+    """Combinations the template accepts (all of these are: the filter documents the rule)."""
+    return answers["problem_type"] in PROBLEM_TYPES and answers["license"] in LICENSES
+
+
+def matrix() -> list:
+    """Product over the risky axes (problem type x license), rotation over the independent ones."""
+    combos = []
+    for index, (problem_type, license_) in enumerate(itertools.product(PROBLEM_TYPES, LICENSES)):
+        python = PYTHONS[index % len(PYTHONS)]
+        answers = {"problem_type": problem_type, "license": license_, "python_version": python}
+        answers.update(TRICKY[index % len(TRICKY)])
+        if is_valid(answers):
+            label = f"{problem_type}, {license_}, py{python}, answers-{index % len(TRICKY)}"
+            combos.append(pytest.param(answers, id=label))
+    return combos
+
+
+def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
+    """The exact file set of a generated prototype."""
+    dataset = "taxi_trips.csv" if problem_type == "regression" else "customer_churn.csv"
+    files = {
+        ".copier-answers.yml",
+        ".github/workflows/ci.yml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        ".secrets.baseline",
+        "CONTRIBUTING.md",
+        "README.md",
+        "pyproject.toml",
+        "configs/README.md",
+        "configs/config.yaml",
+        "configs/dataset.yaml",
+        "configs/pipeline.yaml",
+        "configs/train.yaml",
+        "data/README.md",
+        "data/external/README.md",
+        "data/interim/README.md",
+        "data/processed/README.md",
+        "data/raw/README.md",
+        f"data/raw/{dataset}",
+        "docs/model_card.md",
+        "mlops/__init__.py",
+        *(f"mlops/common/{name}.py" for name in ("__init__", "config", "runner", "spec", "tables", "tracking")),
+        "models/README.md",
+        "notebooks/01_eda.ipynb",
+        "notebooks/README.md",
+        "reports/README.md",
+        "reports/figures/.gitkeep",
+        *(
+            f"src/{model}/{name}.py"
+            for name in ("__init__", "data", "estimators", "evaluate", "metrics", "prep", "schema", "train")
+        ),
+        *(f"tests/{model}/{name}.py" for name in ("conftest", "test_evaluate", "test_inference", "test_prep", "test_train")),
+    }
+    if license_ != "Proprietary":
+        files.add("LICENSE")
+    return files
+
+
+@pytest.fixture(scope="module", params=matrix())
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One rendered prototype per matrix entry."""
+    answers = request.param
+    return render(tmp_path_factory.mktemp("proto") / "repo", "prototype", **answers), answers
+
+
+def test_renders_exactly_the_expected_files(project: tuple[Path, dict[str, Any]]) -> None:
+    root, answers = project
+    model = answers.get("model_name", "taxi_fare" if answers["problem_type"] == "regression" else "churn")
+    rendered = {p.relative_to(root).as_posix() for p in text_files(root)}
+    assert rendered == expected_files(model, answers["problem_type"], answers["license"])
+
+
+def test_no_jinja_is_left_over(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    for path in text_files(root):
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"\$\{\{.*?\}\}", "", text)  # GitHub Actions expressions are meant to stay
+        text = text.replace("{{ not jinja }}", "")  # a user's own answer may contain braces
+        assert not re.search(r"\{\{|\{%|\{#|%\}|#\}", text), f"Jinja left in {path.relative_to(root)}"
+
+
+def test_every_structured_file_parses(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    parsed = 0
+    for path in text_files(root):
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".toml":
+            tomllib.loads(text)
+        elif path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(text)
+        elif path.suffix in {".json", ".ipynb"} or path.name == ".secrets.baseline":
+            json.loads(text)
+        elif path.suffix == ".py":
+            ast.parse(text, filename=str(path))
+        else:
+            continue
+        parsed += 1
+    assert parsed >= 30
+
+
+def test_answers_reach_the_files_intact(project: tuple[Path, dict[str, Any]]) -> None:
+    root, answers = project
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    if "description" in answers:
+        assert pyproject["description"] == answers["description"]
+    if "author" in answers:
+        assert pyproject["authors"] == [{"name": answers["author"]}]
+    assert pyproject["requires-python"] == f">={answers['python_version']}"
+    assert ("license" in pyproject) == (answers["license"] != "Proprietary")
+    stored = yaml.safe_load((root / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert stored["template"] == "prototype" and stored["problem_type"] == answers["problem_type"]
+
+
+def test_generated_code_is_lint_clean(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is part of the test dependencies"
+    for command in ([ruff, "check", "--no-cache", "."], [ruff, "format", "--check", "--no-cache", "."]):
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_shared_code_is_byte_identical_to_its_single_source(project: tuple[Path, dict[str, Any]]) -> None:
+    root, answers = project
+    for source in (ROOT / "common" / "mlops" / "common").glob("*.py"):
+        assert (root / "mlops" / "common" / source.name).read_bytes() == source.read_bytes()
+    model = answers.get("model_name", "taxi_fare" if answers["problem_type"] == "regression" else "churn")
+    for source in (ROOT / "common" / "model" / answers["problem_type"]).glob("*.py"):
+        assert (root / "src" / model / source.name).read_bytes() == source.read_bytes()
+
+
+BAD_ANSWERS = [
+    ({"model_name": "Churn"}, "lowercase Python identifier"),
+    ({"model_name": "1model"}, "lowercase Python identifier"),
+    ({"model_name": "my-model"}, "lowercase Python identifier"),
+    ({"model_name": "m" * 41}, "at most 40 characters"),
+    ({"model_name": "class"}, "reserved"),
+    ({"model_name": "mlops"}, "reserved"),
+    ({"model_name": "sklearn"}, "reserved"),
+    ({"repo_slug": "Bad Slug"}, "repo_slug must be"),
+    ({"repo_slug": "double--dash"}, "repo_slug must be"),
+    ({"project_name": "  "}, "project_name must not be empty"),
+    ({"description": "two\nlines"}, "description must be one line"),
+    ({"author": ""}, "author must not be empty"),
+    ({"python_version": "2.7"}, "Invalid choice"),
+    ({"problem_type": "clustering"}, "Invalid choice"),
+]
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS, ids=[repr(a) for a, _ in BAD_ANSWERS])
+def test_bad_answers_are_rejected_with_a_clear_message_and_nothing_written(
+    tmp_path: Path, answers: dict[str, Any], message: str
+) -> None:
+    dest = tmp_path / "repo"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        render(dest, "prototype", **answers)
+    assert not dest.exists()

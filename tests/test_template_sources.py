@@ -1,0 +1,45 @@
+"""Fast tier: the template repo's own invariants (single sources, no --trust, pinned Copier facts)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from helpers import ROOT, render
+
+COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
+
+
+def test_shared_python_sources_contain_no_jinja_delimiters() -> None:
+    # They are included verbatim into templates, where `{{`, `{%` or `{#` would be rendered.
+    for path in (ROOT / "common").rglob("*.py"):
+        assert not re.search(r"\{\{|\{%|\{#", path.read_text(encoding="utf-8")), path
+
+
+def test_templates_need_no_trust() -> None:
+    assert "_tasks" not in COPIER_YML and "_migrations" not in COPIER_YML
+    assert "_jinja_extensions" not in COPIER_YML
+
+
+def test_first_question_routes_to_a_sub_template() -> None:
+    questions = [key for key in COPIER_YML if not key.startswith("_")]
+    assert questions[0] == "template"
+    assert set(COPIER_YML["template"]["choices"].values()) == {"prototype", "factory", "model"}
+    assert COPIER_YML["_min_copier_version"] == "9.15.2"
+
+
+def test_templated_subdirectory_answer_is_stored_for_updates(tmp_path: Path) -> None:
+    repo = render(tmp_path / "proto", "prototype")
+    answers = yaml.safe_load((repo / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["template"] == "prototype"
+    assert answers["_src_path"]
+    # Derived values are computed, never stored.
+    assert "dataset_file" not in answers and "target_column" not in answers
+
+
+def test_action_pins_are_full_commit_shas() -> None:
+    pins = re.findall(r'"([\w.-]+/[\w.-]+)@(\S+) # (v[\d.]+)"', (ROOT / "common/repo/actions.jinja").read_text())
+    assert len(pins) >= 3
+    for action, ref, tag in pins:
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{action} {tag} must be pinned to a commit SHA"
