@@ -1,10 +1,12 @@
-"""Shared fixtures: the shared-source package on sys.path and the caches of generated projects."""
+"""Shared set-up: the shared-source package and the project tooling on sys.path."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from helpers import ROOT
-
+ROOT = Path(__file__).resolve().parent.parent
 # The template repo tests `common/` directly: the same code every generated repo ships.
 sys.path.insert(0, str(ROOT / "common"))
+# tools/projects.py renders templates and runs generated projects for tests, the demo and benchmarks.
+sys.path.insert(0, str(ROOT / "tools"))

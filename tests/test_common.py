@@ -86,7 +86,9 @@ def write_model_folder(root: Path, spec: dict | None = None, **config_overrides:
         **config_overrides,
     }
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    (folder / "dataset.yaml").write_text(yaml.safe_dump({"name": "toy", "version": "3", "path": "data/toy.csv", "target": "y"}))
+    (folder / "dataset.yaml").write_text(
+        yaml.safe_dump({"name": "toy", "version": "3", "path": "data/toy.csv", "target": "y"})
+    )
     (folder / "train.yaml").write_text(yaml.safe_dump({"estimator": "toy", "params": {"depth": 2, "tags": [1, 2]}}))
     (folder / "pipeline.yaml").write_text(yaml.safe_dump(spec or SPEC))
     return folder
@@ -103,8 +105,14 @@ def test_spec_parses_references_and_args(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda s: s["steps"][1]["inputs"].update(training_data="${prepp.prep_data}"), "unknown reference ${prepp.prep_data}"),
-        (lambda s: s["steps"][2]["inputs"].update(test_data="${evaluate.predictions}"), "an earlier step must produce it"),
+        (
+            lambda s: s["steps"][1]["inputs"].update(training_data="${prepp.prep_data}"),
+            "unknown reference ${prepp.prep_data}",
+        ),
+        (
+            lambda s: s["steps"][2]["inputs"].update(test_data="${evaluate.predictions}"),
+            "an earlier step must produce it",
+        ),
         (lambda s: s["steps"][0].update(module="prep"), "must be a dotted module path"),
         (lambda s: s["steps"][1].update(name="prep"), "defined twice"),
         (lambda s: s["steps"][0].update(inputs={"raw_data": "${dataset}"}, outputs=["raw_data"]), "more than once"),
@@ -112,7 +120,16 @@ def test_spec_parses_references_and_args(tmp_path: Path) -> None:
         (lambda s: s["results"].pop("model"), "results: expected exactly the keys"),
         (lambda s: s.update(steps=[]), "non-empty `steps` list"),
     ],
-    ids=["unknown-step", "forward-reference", "bare-module", "duplicate-step", "flag-clash", "typo", "no-model", "empty"],
+    ids=[
+        "unknown-step",
+        "forward-reference",
+        "bare-module",
+        "duplicate-step",
+        "flag-clash",
+        "typo",
+        "no-model",
+        "empty",
+    ],
 )
 def test_spec_errors_name_the_file_the_key_and_the_fix(tmp_path: Path, mutate, message: str) -> None:
     spec = json.loads(json.dumps(SPEC))
@@ -148,7 +165,13 @@ def test_config_reports_missing_and_malformed_files(tmp_path: Path) -> None:
 
 
 def test_metric_direction_decides_what_beats_a_bar() -> None:
-    auc = ModelConfig(model_name="m", problem_type="classification", experiment_name="m", primary_metric="roc_auc", greater_is_better=True)
+    auc = ModelConfig(
+        model_name="m",
+        problem_type="classification",
+        experiment_name="m",
+        primary_metric="roc_auc",
+        greater_is_better=True,
+    )
     rmse = auc.model_copy(update={"primary_metric": "rmse", "greater_is_better": False})
     assert auc.beats(0.8, 0.7) and not auc.beats(0.7, 0.7)
     assert rmse.beats(3.0, 4.0) and not rmse.beats(4.0, 3.0)
@@ -179,7 +202,12 @@ def test_content_digest_depends_on_bytes_and_names(tmp_path: Path) -> None:
 
 def test_render_table_aligns_columns_as_markdown() -> None:
     table = render_table(["metric", "value"], [("roc_auc", 0.81234), ("f1", None)])
-    assert table.splitlines() == ["| metric  | value  |", "|---------|--------|", "| roc_auc | 0.8123 |", "| f1      |        |"]
+    assert table.splitlines() == [
+        "| metric  | value  |",
+        "|---------|--------|",
+        "| roc_auc | 0.8123 |",
+        "| f1      |        |",
+    ]
 
 
 def test_runner_logs_params_metrics_dataset_and_results_in_one_run(tmp_path: Path) -> None:

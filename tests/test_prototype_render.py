@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT, render, text_files
+from projects import ROOT, render, text_files
 
 PROBLEM_TYPES = ("classification", "regression")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
@@ -26,7 +26,7 @@ TRICKY = (
     {
         "project_name": 'Ünïcode "Quoted": #1 {braces}',
         "repo_slug": "unicode-quoted-1",
-        "author": "O'Brien & Co \\ \"Data\"",
+        "author": 'O\'Brien & Co \\ "Data"',
         "description": "Predicts: things # not a comment 'quoted' {{ not jinja }}",
     },
     {"model_name": "m" + "x" * 39, "project_name": "Long Names"},
@@ -87,7 +87,10 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
             f"src/{model}/{name}.py"
             for name in ("__init__", "data", "estimators", "evaluate", "metrics", "prep", "schema", "train")
         ),
-        *(f"tests/{model}/{name}.py" for name in ("conftest", "test_evaluate", "test_inference", "test_prep", "test_train")),
+        *(
+            f"tests/{model}/{name}.py"
+            for name in ("conftest", "test_evaluate", "test_inference", "test_prep", "test_train")
+        ),
     }
     if license_ != "Proprietary":
         files.add("LICENSE")

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
-from helpers import ROOT, render
+from projects import ROOT, render
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
 

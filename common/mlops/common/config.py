@@ -31,7 +31,7 @@ class Strict(BaseModel):
 class DriftConfig(Strict):
     """How production predictions are compared with the champion's test predictions."""
 
-    p_value_threshold: float = Field(0.01, gt=0, lt=1)
+    p_value_threshold: float = Field(default=0.01, gt=0, lt=1)
 
 
 class RetrainingConfig(Strict):

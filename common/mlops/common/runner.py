@@ -66,8 +66,9 @@ class _Tracker(threading.Thread):
 
     def run(self) -> None:
         try:
-            logging.getLogger("mlflow").setLevel(logging.WARNING)  # no database-migration chatter
             from mlflow import MlflowClient
+
+            logging.getLogger("mlflow").setLevel(logging.WARNING)  # no database-migration chatter
 
             self.client = MlflowClient(tracking_uri=self.uri)
             found = self.client.get_experiment_by_name(self.experiment)
@@ -234,7 +235,8 @@ def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_ta
             name=f"{folder.dataset.name}@{folder.dataset.version}",
             targets=folder.dataset.target,
         )
-    return dataset_input(dataset._to_mlflow_entity(), tags=[input_tag("mlflow.data.context", "training")])
+        entity = dataset._to_mlflow_entity()
+    return dataset_input(entity, tags=[input_tag("mlflow.data.context", "training")])
 
 
 def copy_figures(score_report: Path, figures: Path) -> list[Path]:

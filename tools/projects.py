@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("MFT_TEST_CACHE", Path.home() / ".cache" / "model-factory-templates-tests"))
 
 
+class CommandFailed(AssertionError):
+    """A command of a generated project failed; the message holds the tail of its output."""
+
+
 def render(dest: Path, template: str, vcs_ref: str | None = "HEAD", src: Path = ROOT, **answers: Any) -> Path:
     """Apply the template non-interactively (defaults for every unanswered question)."""
     with warnings.catch_warnings():
@@ -60,7 +64,7 @@ def base_python() -> str:
 
 def run(command: Sequence[str | Path], cwd: Path, env: Mapping[str, str] | None = None, check: bool = True) -> str:
     """Run a command, returning its combined output; on failure the assertion shows that output."""
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603  (our own tools, argv lists, no shell)
         [str(part) for part in command],
         cwd=cwd,
         env=dict(env or tool_env()),
@@ -69,8 +73,8 @@ def run(command: Sequence[str | Path], cwd: Path, env: Mapping[str, str] | None 
         check=False,
     )
     output = done.stdout + done.stderr
-    if check:
-        assert done.returncode == 0, f"{' '.join(map(str, command))} exited {done.returncode}:\n{output[-6000:]}"
+    if check and done.returncode != 0:
+        raise CommandFailed(f"{' '.join(map(str, command))} exited {done.returncode}:\n{output[-6000:]}")
     return output
 
 
@@ -85,7 +89,8 @@ def git_commit_all(repo: Path, message: str) -> None:
 def uv() -> str:
     """The uv executable (installed into the test environment by nox, or on PATH)."""
     found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    assert found, "uv is required for the slow tier: python -m pip install uv"
+    if not found:
+        raise CommandFailed("uv is required: python -m pip install uv")
     return found
 
 

@@ -1,0 +1,66 @@
+"""Every developer and CI task of the template repo: `python -m nox -s <session>`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_venv = "yes"
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+TEST_DEPS = [*nox.project.dependency_groups(PYPROJECT, "test"), "uv", "ruff"]
+# Generated projects use the machine's Python; uv must never download one.
+ENV = {"UV_PYTHON_DOWNLOADS": "never"}
+NO_TESTS_COLLECTED = 5  # a tier whose marker selects nothing is not a failure
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole suite: the fast tier, then the slow tier (generated projects end to end)."""
+    session.install(*TEST_DEPS)
+    session.env.update(ENV)
+    session.run("pytest", "-m", "not slow", *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    session.run("pytest", "-m", "slow", *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+
+
+@nox.session
+def tests_fast(session: nox.Session) -> None:
+    """Run only the fast tier: renders, validators and the shared pipeline code."""
+    session.install(*TEST_DEPS)
+    session.env.update(ENV)
+    session.run("pytest", "-m", "not slow", *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and format-check the repo's Python, type-check the shared code, check the docs are current."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"), "pyyaml", "pydantic")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+    session.run("python", "tools/docs_tables.py", "--check")
+
+
+@nox.session
+def docs_tables(session: nox.Session) -> None:
+    """Regenerate the docs tables derived from copier.yml."""
+    session.install("pyyaml")
+    session.run("python", "tools/docs_tables.py")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job on embedded defaults: generate a prototype, run its pipeline, show the results."""
+    session.install("copier>=9.15.2,<10", "uv")
+    session.env.update(ENV)
+    session.run("python", "tools/demo.py", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: copier copy, the local pipeline (warm) and the generated CI (warm)."""
+    session.install("copier>=9.15.2,<10", "uv")
+    session.env.update(ENV)
+    session.run("python", "tools/bench.py", *session.posargs)
