@@ -130,6 +130,25 @@ def read_metrics(score_report: Path) -> dict[str, float]:
     return {k: float(v) for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def step_outputs(step: Step, workdir: Path) -> dict[str, Path]:
+    """Fresh, empty output folders of a step under the run's work folder."""
+    outputs = {name: workdir / step.name / name for name in step.outputs}
+    for path in outputs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    return outputs
+
+
+def run_step(step: Step, values: Mapping[str, Path], repo_root: Path) -> float:
+    """Run one step as a subprocess; return its duration, or raise StepFailed with the tail of its stderr."""
+    command = step_command(step, values)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=repo_root, env=step_env(repo_root), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
+        raise StepFailed(f"step {step.name} ({' '.join(command[1:])}) exited {done.returncode}:\n{tail}")
+    return time.perf_counter() - started
+
+
 def run_pipeline(
     folder: ModelFolder,
     repo_root: Path,
@@ -171,24 +190,12 @@ def run_pipeline(
     bindings = {"dataset": data, "params": folder.params_file}
     outputs: dict[str, dict[str, Path]] = {}
     timings: dict[str, float] = {}
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root / "src"), os.environ.get("PYTHONPATH")])),
-    }
     echo(f"Pipeline {folder.pipeline.source} -> {workdir}")
     try:
         for step in folder.pipeline.steps:
-            step_outputs = {name: workdir / step.name / name for name in step.outputs}
-            for path in step_outputs.values():
-                path.mkdir(parents=True, exist_ok=True)
-            command = step_command(step, {**resolve_inputs(step, bindings, outputs, repo_root), **step_outputs})
-            started = time.perf_counter()
-            done = subprocess.run(command, cwd=repo_root, env=env, capture_output=True, text=True, check=False)
-            timings[step.name] = time.perf_counter() - started
-            if done.returncode != 0:
-                tail = "\n".join(done.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
-                raise StepFailed(f"step {step.name} ({' '.join(command[1:])}) exited {done.returncode}:\n{tail}")
-            outputs[step.name] = step_outputs
+            outputs[step.name] = step_outputs(step, workdir)
+            values = {**resolve_inputs(step, bindings, outputs, repo_root), **outputs[step.name]}
+            timings[step.name] = run_step(step, values, repo_root)
             echo(f"  step {step.name:<12} {timings[step.name]:6.2f} s")
         result = PipelineRun("", "", {}, outputs, timings, digest, tags)
         result.metrics = read_metrics(result.result(folder, "score_report"))
@@ -237,6 +244,27 @@ def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_ta
         )
         entity = dataset._to_mlflow_entity()
     return dataset_input(entity, tags=[input_tag("mlflow.data.context", "training")])
+
+
+def rescore(folder: ModelFolder, run: PipelineRun, model_dir: Path, workdir: Path, repo_root: Path) -> dict[str, float]:
+    """Metrics of another model (e.g. the champion) from this run's evaluate step on this run's test data."""
+    report = folder.pipeline.results["score_report"]
+    step = folder.pipeline.step(report.source)
+    model_result = folder.pipeline.results["model"]
+    outputs = step_outputs(step, workdir)
+    bindings = {"dataset": repo_root / folder.dataset.path, "params": folder.params_file}
+    inputs = resolve_inputs(step, bindings, run.outputs, repo_root)
+    for flag, value in step.inputs.items():
+        if value == model_result:
+            inputs[flag] = model_dir
+    run_step(step, {**inputs, **outputs}, repo_root)
+    return read_metrics(outputs[str(report.output)])
+
+
+def step_env(repo_root: Path) -> dict[str, str]:
+    """The environment of step subprocesses: the repo's src/ first on the import path."""
+    path = os.pathsep.join(filter(None, [str(repo_root / "src"), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def copy_figures(score_report: Path, figures: Path) -> list[Path]:

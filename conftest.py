@@ -1,12 +1,12 @@
-"""Shared set-up: the shared-source package and the project tooling on sys.path."""
+"""Import paths for the template repo's tests: the shared sources and the project tooling."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# The template repo tests `common/` directly: the same code every generated repo ships.
+ROOT = Path(__file__).resolve().parent
+# `common/` is tested directly: the same code every generated repo ships.
 sys.path.insert(0, str(ROOT / "common"))
 # tools/projects.py renders templates and runs generated projects for tests, the demo and benchmarks.
 sys.path.insert(0, str(ROOT / "tools"))

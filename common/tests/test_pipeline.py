@@ -2,100 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 from mlops.common.config import ConfigError, ModelConfig, load_model_folder
 from mlops.common.runner import StepFailed, flatten, run_pipeline, step_command
 from mlops.common.spec import PipelineSpec, Reference, SpecError
 from mlops.common.tables import render_table
 from mlops.common.tracking import content_digest
 
-SPEC = {
-    "steps": [
-        {"name": "prep", "module": "toy.prep", "inputs": {"raw_data": "${dataset}"}, "outputs": ["prep_data"]},
-        {
-            "name": "train",
-            "module": "toy.train",
-            "inputs": {"training_data": "${prep.prep_data}", "params": "${params}"},
-            "outputs": ["model_output"],
-            "args": {"fast": True},
-        },
-        {
-            "name": "evaluate",
-            "module": "toy.evaluate",
-            "inputs": {"model_input": "${train.model_output}", "test_data": "${prep.prep_data}"},
-            "outputs": ["predictions", "score_report"],
-        },
-    ],
-    "results": {
-        "model": "${train.model_output}",
-        "score_report": "${evaluate.score_report}",
-        "predictions": "${evaluate.predictions}",
-    },
-}
-
-# A toy model whose steps only move files: the runner's behaviour without any ML library cost.
-TOY_STEPS = {
-    "__init__.py": "",
-    "prep.py": """
-        import argparse, pathlib, shutil
-        p = argparse.ArgumentParser(); p.add_argument("--raw_data"); p.add_argument("--prep_data")
-        a = p.parse_args()
-        shutil.copy(a.raw_data, pathlib.Path(a.prep_data) / "train.csv")
-    """,
-    "train.py": """
-        import argparse, pathlib, sys
-        p = argparse.ArgumentParser()
-        for flag in ("--training_data", "--params", "--model_output", "--fast"): p.add_argument(flag)
-        a = p.parse_args()
-        if "fail" in pathlib.Path(a.params).read_text():
-            sys.exit("train: refusing params that say fail")
-        (pathlib.Path(a.model_output) / "MLmodel").write_text("flavors: {}\\n")
-    """,
-    "evaluate.py": """
-        import argparse, json, pathlib
-        p = argparse.ArgumentParser()
-        for flag in ("--model_input", "--test_data", "--predictions", "--score_report"): p.add_argument(flag)
-        a = p.parse_args()
-        (pathlib.Path(a.predictions) / "predictions.csv").write_text("prediction\\n1\\n")
-        (pathlib.Path(a.score_report) / "metrics.json").write_text(json.dumps({"roc_auc": 0.8, "note": "x"}))
-    """,
-}
+MakeSlot = Callable[..., Path]
 
 
-def write_model_folder(root: Path, spec: dict | None = None, **config_overrides: object) -> Path:
-    """A repo with the toy model and its config folder; returns the config folder."""
-    package = root / "src" / "toy"
-    package.mkdir(parents=True)
-    for name, code in TOY_STEPS.items():
-        (package / name).write_text(textwrap.dedent(code))
-    (root / "data").mkdir()
-    (root / "data" / "toy.csv").write_text("x,y\n1,0\n2,1\n")
-    folder = root / "configs"
-    folder.mkdir()
-    config = {
-        "model_name": "toy",
-        "problem_type": "classification",
-        "experiment_name": "toy",
-        "primary_metric": "roc_auc",
-        "greater_is_better": True,
-        **config_overrides,
-    }
-    (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    (folder / "dataset.yaml").write_text(
-        yaml.safe_dump({"name": "toy", "version": "3", "path": "data/toy.csv", "target": "y"})
-    )
-    (folder / "train.yaml").write_text(yaml.safe_dump({"estimator": "toy", "params": {"depth": 2, "tags": [1, 2]}}))
-    (folder / "pipeline.yaml").write_text(yaml.safe_dump(spec or SPEC))
-    return folder
-
-
-def test_spec_parses_references_and_args(tmp_path: Path) -> None:
-    spec = PipelineSpec.parse(SPEC, tmp_path / "pipeline.yaml")
+def test_spec_parses_references_and_args(tmp_path: Path, spec_data: dict) -> None:
+    spec = PipelineSpec.parse(spec_data, tmp_path / "pipeline.yaml")
     assert [step.name for step in spec.steps] == ["prep", "train", "evaluate"]
     assert spec.step("train").inputs["training_data"] == Reference("prep", "prep_data")
     assert spec.step("train").args == {"fast": True}
@@ -131,30 +52,29 @@ def test_spec_parses_references_and_args(tmp_path: Path) -> None:
         "empty",
     ],
 )
-def test_spec_errors_name_the_file_the_key_and_the_fix(tmp_path: Path, mutate, message: str) -> None:
-    spec = json.loads(json.dumps(SPEC))
-    mutate(spec)
+def test_spec_errors_name_the_file_the_key_and_the_fix(tmp_path: Path, mutate, message: str, spec_data: dict) -> None:
+    mutate(spec_data)
     with pytest.raises(SpecError, match=r"pipeline\.yaml") as caught:
-        PipelineSpec.parse(spec, tmp_path / "pipeline.yaml")
+        PipelineSpec.parse(spec_data, tmp_path / "pipeline.yaml")
     assert message in str(caught.value)
 
 
-def test_config_error_names_the_file_and_each_bad_key(tmp_path: Path) -> None:
-    folder = write_model_folder(tmp_path, business_threshold="high", problem_type="clustering")
+def test_config_error_names_the_file_and_each_bad_key(tmp_path: Path, make_model_folder: MakeSlot) -> None:
+    folder = make_model_folder(tmp_path, business_threshold="high", problem_type="clustering")
     with pytest.raises(ConfigError) as caught:
         load_model_folder(folder)
     assert str(folder / "config.yaml") in str(caught.value)
     assert "business_threshold" in str(caught.value) and "problem_type" in str(caught.value)
 
 
-def test_config_rejects_unknown_keys_as_typos(tmp_path: Path) -> None:
-    folder = write_model_folder(tmp_path, primary_metirc="auc")
+def test_config_rejects_unknown_keys_as_typos(tmp_path: Path, make_model_folder: MakeSlot) -> None:
+    folder = make_model_folder(tmp_path, primary_metirc="auc")
     with pytest.raises(ConfigError, match="primary_metirc"):
         load_model_folder(folder)
 
 
-def test_config_reports_missing_and_malformed_files(tmp_path: Path) -> None:
-    folder = write_model_folder(tmp_path)
+def test_config_reports_missing_and_malformed_files(tmp_path: Path, make_model_folder: MakeSlot) -> None:
+    folder = make_model_folder(tmp_path)
     (folder / "train.yaml").write_text("estimator: [unclosed")
     with pytest.raises(ConfigError, match=r"train\.yaml: not valid YAML"):
         load_model_folder(folder)
@@ -177,8 +97,8 @@ def test_metric_direction_decides_what_beats_a_bar() -> None:
     assert rmse.beats(3.0, 4.0) and not rmse.beats(4.0, 3.0)
 
 
-def test_step_command_passes_inputs_outputs_and_args_as_flags(tmp_path: Path) -> None:
-    step = PipelineSpec.parse(SPEC, tmp_path / "p.yaml").step("train")
+def test_step_command_passes_inputs_outputs_and_args_as_flags(tmp_path: Path, spec_data: dict) -> None:
+    step = PipelineSpec.parse(spec_data, tmp_path / "p.yaml").step("train")
     command = step_command(step, {"training_data": Path("/d"), "model_output": Path("/m")})
     assert command[1:] == ["-m", "toy.train", "--training_data", "/d", "--model_output", "/m", "--fast", "true"]
 
@@ -210,10 +130,10 @@ def test_render_table_aligns_columns_as_markdown() -> None:
     ]
 
 
-def test_runner_logs_params_metrics_dataset_and_results_in_one_run(tmp_path: Path) -> None:
+def test_runner_logs_params_metrics_dataset_and_results_in_one_run(tmp_path: Path, make_model_folder: MakeSlot) -> None:
     from mlflow import MlflowClient
 
-    folder = write_model_folder(tmp_path)
+    folder = make_model_folder(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     lines: list[str] = []
     run = run_pipeline(load_model_folder(folder), tmp_path, tmp_path / "work", uri=uri, echo=lines.append)
@@ -232,10 +152,10 @@ def test_runner_logs_params_metrics_dataset_and_results_in_one_run(tmp_path: Pat
     assert artifacts == {"model", "score_report", "predictions"}
 
 
-def test_runner_reports_a_failing_step_and_marks_the_run_failed(tmp_path: Path) -> None:
+def test_runner_reports_a_failing_step_and_marks_the_run_failed(tmp_path: Path, make_model_folder: MakeSlot) -> None:
     from mlflow import MlflowClient
 
-    folder = write_model_folder(tmp_path)
+    folder = make_model_folder(tmp_path)
     (folder / "train.yaml").write_text("estimator: fail\n")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with pytest.raises(StepFailed, match="refusing params that say fail") as caught:
@@ -245,8 +165,8 @@ def test_runner_reports_a_failing_step_and_marks_the_run_failed(tmp_path: Path) 
     assert [r.info.status for r in runs] == ["FAILED"]
 
 
-def test_runner_names_a_missing_dataset_path(tmp_path: Path) -> None:
-    folder = write_model_folder(tmp_path)
+def test_runner_names_a_missing_dataset_path(tmp_path: Path, make_model_folder: MakeSlot) -> None:
+    folder = make_model_folder(tmp_path)
     (tmp_path / "data" / "toy.csv").unlink()
     with pytest.raises(ConfigError, match=r"dataset\.yaml: path: data/toy\.csv does not exist"):
         run_pipeline(load_model_folder(folder), tmp_path, tmp_path / "work", uri="sqlite:///unused.db")

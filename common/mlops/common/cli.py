@@ -1,0 +1,158 @@
+"""`factory`: run a slot end to end (pipeline -> gate -> register), manage aliases, check drift."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops.common import drift, registry
+from mlops.common.config import ConfigError, ModelFolder, load_model_folder
+from mlops.common.gate import Verdict, judge, publish
+from mlops.common.runner import PipelineRun, StepFailed, rescore, run_pipeline
+from mlops.common.spec import SpecError
+from mlops.common.tables import render_table
+from mlops.common.tracking import tracking_uri
+
+SLOTS_DIR = Path("mlops")
+EXIT_REJECTED = 2  # the gate said no: distinct from errors (1) so CI can tell them apart
+
+
+def slot_folder(model: str) -> Path:
+    """The config folder of a slot, with a helpful error if the slot does not exist."""
+    folder = SLOTS_DIR / model
+    if not (folder / "config.yaml").is_file():
+        known = sorted(p.parent.name for p in SLOTS_DIR.glob("*/config.yaml"))
+        raise ConfigError(f"no model slot {model!r} (no {folder / 'config.yaml'}); slots here: {known or 'none'}")
+    return folder
+
+
+def client() -> Any:
+    """An MLflow client on the factory's tracking and registry store."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri())
+
+
+def champion_bar(mlflow: Any, folder: ModelFolder, run: PipelineRun, workdir: Path) -> tuple[float | None, str]:
+    """The champion's primary metric on a comparable test set, and how it was obtained."""
+    name, metric = folder.config.model_name, folder.config.primary_metric
+    champion = registry.version_by_alias(mlflow, name, registry.CHAMPION)
+    if champion is None:
+        return None, ""
+    logged = mlflow.get_run(champion.run_id)
+    if logged.data.tags.get("dataset.digest") == run.dataset_digest and metric in logged.data.metrics:
+        return logged.data.metrics[metric], f"v{champion.version}, logged on the same dataset digest"
+    # Different data: score the champion with this run's evaluate step on this run's test set.
+    model_dir = Path(mlflow.download_artifacts(champion.run_id, "model", str(workdir / "champion-download")))
+    metrics = rescore(folder, run, model_dir, workdir / "champion", Path.cwd())
+    return metrics[metric], f"v{champion.version}, re-scored on this run's test set (dataset changed)"
+
+
+def run_slot(model: str, workdir: Path | None = None) -> tuple[PipelineRun, Verdict]:
+    """prep -> train -> evaluate -> gate -> register, printing step timings and the verdict."""
+    started = time.perf_counter()
+    folder = load_model_folder(slot_folder(model))
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    workdir = (workdir or Path("outputs") / model / stamp).resolve()
+    run = run_pipeline(folder, Path.cwd(), workdir, extra_tags={"factory.slot": model})
+    metric = folder.config.primary_metric
+    if metric not in run.metrics:
+        raise ConfigError(
+            f"{folder.path / 'config.yaml'}: primary_metric {metric!r} is not among the metrics the evaluate step "
+            f"wrote ({sorted(run.metrics)})"
+        )
+    mlflow = client()
+    bar, note = champion_bar(mlflow, folder, run, workdir)
+    verdict = judge(folder.config, run.metrics[metric], bar, note)
+    print(publish(verdict))
+    mlflow.set_tag(run.run_id, "gate.verdict", "passed" if verdict.passed else "rejected")
+    if verdict.passed:
+        version, changes = registry.register(mlflow, model, run, folder.params, verdict)
+        print(f"Registered {model} v{version.version}: " + ", ".join(map(str, changes)))
+    else:
+        print(f"Nothing registered: {model} @champion is unchanged.")
+    print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
+    return run, verdict
+
+
+def status(model: str) -> str:
+    """Registered versions of a model with their aliases, metrics and data."""
+    mlflow = client()
+    found = registry.versions(mlflow, model)
+    by_version: dict[str, list[str]] = {}
+    for alias, number in (mlflow.get_registered_model(model).aliases if found else {}).items():
+        by_version.setdefault(str(number), []).append(alias)
+    rows = []
+    for version in found:
+        metrics = ", ".join(
+            f"{k[7:]}={float(v):.4f}" for k, v in sorted(version.tags.items()) if k.startswith("metric.")
+        )
+        aliases = ", ".join(f"@{alias}" for alias in sorted(by_version.get(str(version.version), [])))
+        dataset = f"{version.tags.get('dataset.name', '?')} v{version.tags.get('dataset.version', '?')}"
+        rows.append((f"v{version.version}", aliases, metrics, dataset, version.run_id))
+    if not rows:
+        return f"{model}: no registered versions yet (run `factory run {model}`)"
+    return render_table(["version", "aliases", "metrics", "dataset", "run"], rows)
+
+
+def drift_check(model: str, production: Path) -> drift.DriftReport:
+    """Compare production predictions with the champion's logged test predictions."""
+    folder = load_model_folder(slot_folder(model))
+    mlflow = client()
+    champion = registry.version_by_alias(mlflow, model, registry.CHAMPION)
+    if champion is None:
+        raise registry.RegistryError(f"{model} has no @champion yet: nothing to compare with")
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = mlflow.download_artifacts(champion.run_id, "predictions/predictions.csv", tmp)
+        return drift.check_file(Path(reference), production, folder.config.drift.p_value_threshold)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line: one subcommand per job."""
+    parser = argparse.ArgumentParser(prog="factory", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a slot locally: pipeline, gate, register")
+    run.add_argument("model")
+    run.add_argument("--workdir", type=Path, help="where step outputs go (default: outputs/<model>/<timestamp>)")
+    commands.add_parser("promote-champion", help="approve: @challenger becomes @champion").add_argument("model")
+    rollback = commands.add_parser("rollback", help="point @champion at an earlier version")
+    rollback.add_argument("model")
+    rollback.add_argument("--to", required=True, dest="version", help="the version number to restore")
+    commands.add_parser("status", help="registered versions and aliases of a model").add_argument("model")
+    check = commands.add_parser("drift", help="compare production predictions with the champion's test predictions")
+    check.add_argument("model")
+    check.add_argument("--predictions", type=Path, required=True, help="CSV with a `score` or `prediction` column")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `factory` command; run it from the factory's root."""
+    args = parse_args(argv)
+    try:
+        if args.command == "run":
+            _, verdict = run_slot(args.model, args.workdir)
+            return 0 if verdict.passed else EXIT_REJECTED
+        if args.command == "promote-champion":
+            print(f"{args.model} {registry.promote_champion(client(), args.model)}")
+        elif args.command == "rollback":
+            print(f"{args.model} {registry.rollback(client(), args.model, args.version)}")
+        elif args.command == "status":
+            print(status(args.model))
+        elif args.command == "drift":
+            report = drift_check(args.model, args.predictions)
+            print(report.table())
+            return 1 if report.drifted else 0
+    except (ConfigError, SpecError, StepFailed, registry.RegistryError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The benchmark gate: a candidate must beat the business threshold and, once there is one, the champion."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlops.common.config import ModelConfig
+from mlops.common.tables import render_table
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison of the candidate's primary metric with a bar."""
+
+    name: str
+    candidate: float
+    bar: float
+    passed: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision with every check it made, for people and for the registry's tags."""
+
+    model_name: str
+    metric: str
+    checks: tuple[Check, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        """Registered only if every check passed."""
+        return all(check.passed for check in self.checks)
+
+    def table(self) -> str:
+        """The verdict as a Markdown table (terminal and GitHub job summary alike)."""
+        rows = [
+            (check.name, self.metric, check.candidate, check.bar, "pass" if check.passed else "FAIL", check.note)
+            for check in self.checks
+        ]
+        lines = [
+            f"### Gate for {self.model_name}: {'PASSED' if self.passed else 'REJECTED'}",
+            "",
+            render_table(["check", "metric", "candidate", "bar", "result", "note"], rows),
+        ]
+        return "\n".join(lines + [f"- {note}" for note in self.notes])
+
+
+def judge(config: ModelConfig, candidate: float, champion: float | None, champion_note: str = "") -> Verdict:
+    """First deploy: beat the business threshold. Retrain: beat it and the champion (ties keep the champion)."""
+    if config.business_threshold is None:
+        raise ValueError(f"{config.model_name}: config.yaml needs business_threshold for the gate")
+    direction = "higher is better" if config.greater_is_better else "lower is better"
+    checks = [
+        Check(
+            "business threshold",
+            candidate,
+            config.business_threshold,
+            config.beats(candidate, config.business_threshold),
+            direction,
+        )
+    ]
+    notes = []
+    if champion is None:
+        notes.append("No champion yet: this is a first deploy, judged against the business threshold only.")
+    else:
+        checks.append(Check("current @champion", candidate, champion, config.beats(candidate, champion), champion_note))
+    return Verdict(config.model_name, config.primary_metric, tuple(checks), tuple(notes))
+
+
+def publish(verdict: Verdict) -> str:
+    """The verdict table, also appended to the GitHub job summary when running in Actions."""
+    text = verdict.table()
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as handle:
+            handle.write(text + "\n\n")
+    return text

@@ -1,0 +1,113 @@
+"""A toy model whose steps only move files: the factory machinery tested without ML library cost."""
+
+from __future__ import annotations
+
+import copy
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+SPEC = {
+    "steps": [
+        {"name": "prep", "module": "toy.prep", "inputs": {"raw_data": "${dataset}"}, "outputs": ["prep_data"]},
+        {
+            "name": "train",
+            "module": "toy.train",
+            "inputs": {"training_data": "${prep.prep_data}", "params": "${params}"},
+            "outputs": ["model_output"],
+            "args": {"fast": True},
+        },
+        {
+            "name": "evaluate",
+            "module": "toy.evaluate",
+            "inputs": {"model_input": "${train.model_output}", "test_data": "${prep.prep_data}"},
+            "outputs": ["predictions", "score_report"],
+        },
+    ],
+    "results": {
+        "model": "${train.model_output}",
+        "score_report": "${evaluate.score_report}",
+        "predictions": "${evaluate.predictions}",
+    },
+}
+
+# A toy model whose steps only move files: the runner's behaviour without any ML library cost.
+TOY_STEPS = {
+    "__init__.py": "",
+    "prep.py": """
+        import argparse, pathlib, shutil
+        p = argparse.ArgumentParser(); p.add_argument("--raw_data"); p.add_argument("--prep_data")
+        a = p.parse_args()
+        shutil.copy(a.raw_data, pathlib.Path(a.prep_data) / "train.csv")
+    """,
+    "train.py": """
+        import argparse, pathlib, sys, yaml
+        p = argparse.ArgumentParser()
+        for flag in ("--training_data", "--params", "--model_output", "--fast"): p.add_argument(flag)
+        a = p.parse_args()
+        params = yaml.safe_load(pathlib.Path(a.params).read_text())
+        if params["estimator"] == "fail":
+            sys.exit("train: refusing params that say fail")
+        (pathlib.Path(a.model_output) / "MLmodel").write_text("flavors: {}\\n")
+        (pathlib.Path(a.model_output) / "quality.txt").write_text(str(params.get("quality", 0.8)))
+    """,
+    "evaluate.py": """
+        import argparse, json, pathlib
+        p = argparse.ArgumentParser()
+        for flag in ("--model_input", "--test_data", "--predictions", "--score_report"): p.add_argument(flag)
+        a = p.parse_args()
+        quality = float((pathlib.Path(a.model_input) / "quality.txt").read_text())
+        rows = "\\n".join(str(round(quality * (i % 10) / 10, 3)) for i in range(200))
+        (pathlib.Path(a.predictions) / "predictions.csv").write_text("score\\n" + rows + "\\n")
+        (pathlib.Path(a.score_report) / "metrics.json").write_text(json.dumps({"roc_auc": quality, "note": "x"}))
+    """,
+}
+
+
+def _write_model_folder(
+    root: Path, spec: dict | None = None, folder_name: str = "configs", **config_overrides: object
+) -> Path:
+    """A repo with the toy model and its config folder (configs/ or mlops/toy/); returns the config folder."""
+    package = root / "src" / "toy"
+    package.mkdir(parents=True)
+    for name, code in TOY_STEPS.items():
+        (package / name).write_text(textwrap.dedent(code))
+    (root / "data").mkdir()
+    (root / "data" / "toy.csv").write_text("x,y\n1,0\n2,1\n")
+    folder = root / folder_name
+    folder.mkdir(parents=True)
+    config = {
+        "model_name": "toy",
+        "problem_type": "classification",
+        "experiment_name": "toy",
+        "primary_metric": "roc_auc",
+        "greater_is_better": True,
+        "business_threshold": 0.7,
+        **config_overrides,
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / "dataset.yaml").write_text(
+        yaml.safe_dump({"name": "toy", "version": "3", "path": "data/toy.csv", "target": "y"})
+    )
+    (folder / "train.yaml").write_text(yaml.safe_dump({"estimator": "toy", "params": {"depth": 2, "tags": [1, 2]}}))
+    (folder / "pipeline.yaml").write_text(yaml.safe_dump(spec or SPEC))
+    return folder
+
+
+MakeSlot = Callable[..., Path]
+
+
+@pytest.fixture
+def spec_data() -> dict[str, Any]:
+    """A fresh copy of the toy pipeline spec, free to mutate."""
+    return copy.deepcopy(SPEC)
+
+
+@pytest.fixture
+def make_model_folder() -> MakeSlot:
+    """Write the toy model and its config folder under a root; returns the config folder."""
+    return _write_model_folder

@@ -1,0 +1,160 @@
+"""The factory's gate, registry and drift check, end to end on a toy slot (no ML library cost)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlops.common import cli, drift, registry
+from mlops.common.config import ModelConfig
+from mlops.common.gate import judge, publish
+
+MakeSlot = Callable[..., Path]
+AUC = ModelConfig(
+    model_name="toy",
+    problem_type="classification",
+    experiment_name="toy",
+    primary_metric="roc_auc",
+    greater_is_better=True,
+    business_threshold=0.7,
+)
+
+
+@pytest.fixture
+def slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_model_folder: MakeSlot) -> Path:
+    """A factory root with the toy slot in mlops/toy/ and a private sqlite MLflow store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return make_model_folder(tmp_path, folder_name="mlops/toy")
+
+
+def set_quality(slot: Path, quality: float) -> None:
+    """Make the toy's next model score `quality` (its roc_auc)."""
+    (slot / "train.yaml").write_text(yaml.safe_dump({"estimator": "toy", "quality": quality}))
+
+
+def aliases(name: str = "toy") -> dict[str, str | None]:
+    """Which version each alias points to."""
+    client = cli.client()
+    found = {
+        alias: registry.version_by_alias(client, name, alias) for alias in (registry.CHAMPION, registry.CHALLENGER)
+    }
+    return {alias: None if version is None else str(version.version) for alias, version in found.items()}
+
+
+def test_gate_first_deploy_is_judged_against_the_business_threshold_only() -> None:
+    assert judge(AUC, 0.75, None).passed
+    rejected = judge(AUC, 0.65, None)
+    assert not rejected.passed and "FAIL" in rejected.table() and "REJECTED" in rejected.table()
+
+
+def test_gate_retrain_must_beat_the_champion_and_a_tie_keeps_the_champion() -> None:
+    assert judge(AUC, 0.82, 0.80).passed
+    assert not judge(AUC, 0.79, 0.80).passed
+    assert not judge(AUC, 0.80, 0.80).passed
+
+
+def test_gate_understands_lower_is_better_metrics() -> None:
+    rmse = AUC.model_copy(update={"primary_metric": "rmse", "greater_is_better": False, "business_threshold": 4.0})
+    assert judge(rmse, 3.0, 3.5).passed
+    assert not judge(rmse, 3.6, 3.5).passed and not judge(rmse, 4.5, None).passed
+
+
+def test_gate_needs_a_business_threshold() -> None:
+    with pytest.raises(ValueError, match="business_threshold"):
+        judge(AUC.model_copy(update={"business_threshold": None}), 0.9, None)
+
+
+def test_gate_verdict_is_appended_to_the_github_job_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    publish(judge(AUC, 0.75, None))
+    assert summary.read_text().startswith("earlier step\n### Gate for toy: PASSED")
+
+
+def test_first_passing_run_registers_a_champion_with_full_lineage(slot: Path, capsys: pytest.CaptureFixture) -> None:
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    assert aliases() == {"champion": "1", "challenger": "1"}
+    version = cli.client().get_model_version("toy", "1")
+    for tag in ("dataset.name", "dataset.version", "dataset.digest", "params", "metric.roc_auc", "predictions_uri"):
+        assert version.tags[tag], tag
+    assert version.tags["gate.verdict"] == "passed"
+    assert "Gate for toy: PASSED" in capsys.readouterr().out
+
+
+def test_first_run_below_the_business_threshold_registers_nothing(slot: Path) -> None:
+    set_quality(slot, 0.6)
+    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
+    assert registry.versions(cli.client(), "toy") == []
+
+
+def test_worse_retrain_is_rejected_and_the_champion_is_unchanged(slot: Path) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    set_quality(slot, 0.75)  # above the threshold, below the champion
+    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
+    assert aliases() == {"champion": "1", "challenger": "1"}
+    assert len(registry.versions(cli.client(), "toy")) == 1
+
+
+def test_better_retrain_becomes_challenger_then_champion_on_approval_and_rolls_back(slot: Path) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    set_quality(slot, 0.9)
+    assert cli.main(["run", "toy"]) == 0
+    assert aliases() == {"champion": "1", "challenger": "2"}
+    assert cli.main(["promote-champion", "toy"]) == 0
+    assert aliases()["champion"] == "2"
+    assert cli.main(["rollback", "toy", "--to", "1"]) == 0
+    assert aliases()["champion"] == "1"
+
+
+def test_rollback_refuses_unknown_and_current_versions(slot: Path, capsys: pytest.CaptureFixture) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    assert cli.main(["rollback", "toy", "--to", "7"]) == 1
+    assert cli.main(["rollback", "toy", "--to", "1"]) == 1
+    assert "no version 7" in capsys.readouterr().err
+
+
+def test_champion_is_rescored_on_the_new_test_set_when_the_dataset_changed(slot: Path, capsys) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    (slot.parent.parent / "data" / "toy.csv").write_text("x,y\n1,0\n2,1\n3,1\n")
+    set_quality(slot, 0.85)
+    assert cli.main(["run", "toy"]) == 0
+    assert "re-scored on this run's test set" in capsys.readouterr().out
+
+
+def test_status_lists_versions_with_aliases_and_metrics(slot: Path, capsys: pytest.CaptureFixture) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    capsys.readouterr()
+    cli.main(["status", "toy"])
+    assert "| v1      | @challenger, @champion | roc_auc=0.8000" in capsys.readouterr().out
+
+
+def test_unknown_slot_is_named_with_the_slots_that_exist(slot: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["run", "nope"]) == 1
+    error = capsys.readouterr().err
+    assert "no model slot 'nope'" in error and "['toy']" in error
+
+
+def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(slot: Path, tmp_path: Path) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    reference = pd.DataFrame({"score": [round(0.8 * (i % 10) / 10, 3) for i in range(200)]})
+    reference.sample(frac=1, random_state=1).to_csv(tmp_path / "same.csv", index=False)
+    (reference + 0.3).to_csv(tmp_path / "shifted.csv", index=False)
+    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "same.csv")]) == 0
+    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "shifted.csv")]) == 1
+
+
+def test_drift_needs_a_prediction_column() -> None:
+    with pytest.raises(ValueError, match="score"):
+        drift.compare(pd.DataFrame({"score": [0.1, 0.2]}), pd.DataFrame({"other": [1, 2]}), 0.01)
