@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from mlops.common import cli, drift, registry
 from mlops.common.config import ModelConfig
 from mlops.common.gate import judge, publish

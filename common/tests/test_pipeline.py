@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from mlops.common.config import ConfigError, ModelConfig, load_model_folder
 from mlops.common.runner import StepFailed, flatten, run_pipeline, step_command
 from mlops.common.spec import PipelineSpec, Reference, SpecError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -13,10 +14,10 @@ from .metrics import plot, score
 from .schema import TARGET
 
 
-def predict(model: object, features: pd.DataFrame) -> pd.DataFrame:
+def predict(model: Any, features: pd.DataFrame) -> pd.DataFrame:
     """Predictions through the pyfunc interface, plus the positive-class score where there is one."""
-    result = pd.DataFrame({"prediction": model.predict(features)}, index=features.index)  # type: ignore[attr-defined]
-    raw = model.get_raw_model()  # type: ignore[attr-defined]
+    result = pd.DataFrame({"prediction": model.predict(features)}, index=features.index)
+    raw = model.get_raw_model()
     if hasattr(raw, "predict_proba"):
         result["score"] = raw.predict_proba(features)[:, 1]
     return result

@@ -1,0 +1,173 @@
+"""Slow tier: a factory with three slots passes its own CI, and each slot's gate guards its champion."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from projects import git_commit_all, render, run, tool_env, uv
+
+pytestmark = pytest.mark.slow
+
+SLOTS = {"churn": "classification", "fares": "regression", "fraud": "classification"}
+# Hyperparameters whose quality order on the bundled samples is known: weaker < default < stronger.
+WEAKER = {"classification": {"max_depth": 6}, "regression": {"max_depth": 3}}
+STRONGER = {"classification": {"max_depth": 2}, "regression": {"max_depth": 8}}
+CRIPPLED = {"n_estimators": 1, "max_depth": 1}
+REJECTED = 2
+
+
+@dataclass
+class Story:
+    """What happened to one slot over a sequence of factory commands."""
+
+    exits: dict[str, int] = field(default_factory=dict)
+    champions: dict[str, str | None] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synced factory with three committed slots."""
+    root = render(tmp_path_factory.mktemp("factory") / "factory", "factory")
+    git_commit_all(root, "Factory base")
+    for model, problem_type in SLOTS.items():
+        render(root, "model", model_name=model, problem_type=problem_type)
+        git_commit_all(root, f"Slot {model}")
+    run([uv(), "sync", "--quiet", "--compile-bytecode"], root)
+    return root
+
+
+def factory_command(root: Path, *args: str) -> tuple[int, str]:
+    """Run `factory ...` in the factory and return its exit code and output."""
+    done = subprocess.run(
+        [uv(), "run", "factory", *args], cwd=root, env=tool_env(), capture_output=True, text=True, check=False
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def set_params(root: Path, model: str, **params: object) -> None:
+    """Change some hyperparameters of a slot's train.yaml."""
+    path = root / "mlops" / model / "train.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["params"].update(params)
+    path.write_text(yaml.safe_dump(config))
+
+
+def champion(root: Path, model: str) -> str | None:
+    """The version behind @champion, read through MLflow's registry API."""
+    code = (
+        "from mlflow import MlflowClient; c = MlflowClient('sqlite:///mlflow.db')\n"
+        f"print(c.get_registered_model({model!r}).aliases.get('champion'))"
+    )
+    value = run([uv(), "run", "python", "-c", code], root).strip().splitlines()[-1]
+    return None if value == "None" else value
+
+
+@pytest.fixture(scope="module", params=sorted(SLOTS))
+def story(request: pytest.FixtureRequest, factory: Path) -> tuple[str, Story]:
+    """weaker run -> champion v1; crippled run -> rejected; stronger run -> challenger v2; promote; rollback."""
+    model, kind = request.param, SLOTS[request.param]
+    told = Story()
+    defaults = (factory / "mlops" / model / "train.yaml").read_text()
+    set_params(factory, model, **WEAKER[kind])
+    for name, params, command in (
+        ("first", {}, ("run", model)),
+        ("crippled", CRIPPLED, ("run", model)),
+        ("stronger", STRONGER[kind], ("run", model)),
+        ("promote", None, ("promote-champion", model)),
+        ("rollback", None, ("rollback", model, "--to", "1")),
+    ):
+        if params is not None:
+            (factory / "mlops" / model / "train.yaml").write_text(defaults)
+            set_params(factory, model, **(params or WEAKER[kind]))
+        told.exits[name], told.outputs[name] = factory_command(factory, *command)
+        told.champions[name] = champion(factory, model)
+    (factory / "mlops" / model / "train.yaml").write_text(defaults)
+    return model, told
+
+
+def test_the_factorys_own_pre_commit_and_typing_pass(factory: Path) -> None:
+    run([uv(), "run", "pre-commit", "run", "--all-files", "--show-diff-on-failure"], factory)
+
+
+def test_the_factorys_tests_pass_for_every_slot_and_mlops_common(factory: Path) -> None:
+    output = run([uv(), "run", "pytest", "-q", "-p", "no:cacheprovider"], factory)
+    assert " passed" in output and "failed" not in output
+
+
+def test_the_first_run_registers_a_first_champion(story: tuple[str, Story]) -> None:
+    model, told = story
+    assert told.exits["first"] == 0, told.outputs["first"]
+    assert told.champions["first"] == "1"
+    for step in ("prep", "train", "evaluate"):
+        assert f"step {step}" in told.outputs["first"]
+    assert f"Gate for {model}: PASSED" in told.outputs["first"]
+
+
+def test_a_crippled_model_is_rejected_and_the_champion_is_unchanged(story: tuple[str, Story]) -> None:
+    _, told = story
+    assert told.exits["crippled"] == REJECTED, told.outputs["crippled"]
+    assert "REJECTED" in told.outputs["crippled"] and "Nothing registered" in told.outputs["crippled"]
+    assert told.champions["crippled"] == "1"
+
+
+def test_a_stronger_model_becomes_challenger_and_champion_only_on_approval(story: tuple[str, Story]) -> None:
+    _, told = story
+    assert told.exits["stronger"] == 0, told.outputs["stronger"]
+    assert told.champions["stronger"] == "1"
+    assert told.exits["promote"] == 0 and told.champions["promote"] == "2"
+
+
+def test_rollback_restores_the_previous_champion(story: tuple[str, Story]) -> None:
+    _, told = story
+    assert told.exits["rollback"] == 0, told.outputs["rollback"]
+    assert told.champions["rollback"] == "1"
+
+
+def test_a_first_run_below_the_business_threshold_registers_nothing(factory: Path, story: tuple[str, Story]) -> None:
+    model = story[0]
+    config = yaml.safe_load((factory / "mlops" / model / "config.yaml").read_text())
+    strict = f"{model}_strict"
+    # A slot never registered before: the same code and data, an unreachable business threshold.
+    folder = factory / "mlops" / strict
+    shutil.copytree(factory / "mlops" / model, folder, ignore=shutil.ignore_patterns(".copier-answers.yml"))
+    unreachable = 0.999 if config["greater_is_better"] else 0.001
+    config.update(model_name=strict, experiment_name=strict, business_threshold=unreachable)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    try:
+        code, output = factory_command(factory, "run", strict)
+        assert code == REJECTED, output
+        assert champion_versions(factory, strict) == 0
+    finally:
+        shutil.rmtree(folder)
+
+
+def champion_versions(root: Path, name: str) -> int:
+    """How many versions of a registered model exist (0 if it was never registered)."""
+    code = (
+        "from mlflow import MlflowClient; c = MlflowClient('sqlite:///mlflow.db')\n"
+        f"print(len(c.search_model_versions(\"name = '{name}'\")))"
+    )
+    return int(run([uv(), "run", "python", "-c", code], root).strip().splitlines()[-1])
+
+
+def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(
+    factory: Path, story: tuple[str, Story], tmp_path: Path
+) -> None:
+    model = story[0]
+    reference = next((factory / "outputs" / model).rglob("predictions.csv"))
+    frame = pd.read_csv(reference)
+    column = "score" if "score" in frame else "prediction"
+    frame.sample(frac=1.0, random_state=3).to_csv(tmp_path / "like-test.csv", index=False)
+    frame.assign(**{column: frame[column] * 1.6 + frame[column].std()}).to_csv(tmp_path / "shifted.csv", index=False)
+    code, output = factory_command(factory, "drift", model, "--predictions", str(tmp_path / "like-test.csv"))
+    assert code == 0, output
+    code, output = factory_command(factory, "drift", model, "--predictions", str(tmp_path / "shifted.csv"))
+    assert code == 1 and "DRIFT" in output

@@ -1,0 +1,126 @@
+"""Fast tier: a factory base and model slots render into one repo, each slot touching only its own files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from projects import ROOT, git_commit_all, render, run, text_files
+
+SLOTS = {"churn": "classification", "fraud": "classification", "fares": "regression"}
+
+
+def slot_files(model: str, problem_type: str) -> set[str]:
+    """The exact files one slot adds."""
+    dataset = "taxi_trips.csv" if problem_type == "regression" else "customer_churn.csv"
+    return {
+        f"mlops/{model}/.copier-answers.yml",
+        *(f"mlops/{model}/{name}.yaml" for name in ("config", "dataset", "pipeline", "train")),
+        *(
+            f"src/{model}/{n}.py"
+            for n in ("__init__", "data", "estimators", "evaluate", "metrics", "prep", "schema", "train")
+        ),
+        *(f"tests/{model}/{n}.py" for n in ("conftest", "test_evaluate", "test_inference", "test_prep", "test_train")),
+        f"data/{model}/{dataset}",
+        f"docs/models/{model}.md",
+    }
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of the repo with its bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in text_files(root)}
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, bytes]]]:
+    """A factory base plus three slots, committed after each application; returns snapshots in between."""
+    root = render(tmp_path_factory.mktemp("factory") / "factory", "factory", org="acme-ml", python_version="3.12")
+    git_commit_all(root, "Factory base")
+    snapshots = {"base": snapshot(root)}
+    for model, problem_type in SLOTS.items():
+        render(root, "model", model_name=model, problem_type=problem_type)
+        git_commit_all(root, f"Slot {model}")
+        snapshots[model] = snapshot(root)
+    return root, snapshots
+
+
+def test_each_slot_adds_only_its_own_files_and_changes_none(factory: tuple[Path, dict]) -> None:
+    _, snapshots = factory
+    previous = snapshots["base"]
+    for model, problem_type in SLOTS.items():
+        current = snapshots[model]
+        assert set(current) - set(previous) == slot_files(model, problem_type)
+        assert {path: current[path] for path in previous} == previous
+        previous = current
+
+
+def test_a_duplicate_slot_is_refused_and_nothing_is_written(factory: tuple[Path, dict]) -> None:
+    root, snapshots = factory
+    with pytest.raises(ValueError, match="model slot churn already exists"):
+        render(root, "model", model_name="churn")
+    assert run(["git", "status", "--porcelain"], root) == ""
+    assert snapshot(root) == snapshots["fares"]
+
+
+def test_slot_questions_default_from_the_factory_base(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    answers = yaml.safe_load((root / "mlops/churn/.copier-answers.yml").read_text())
+    assert answers["org"] == "acme-ml"
+    assert "python_version" not in answers  # taken from the base, never asked again
+    assert yaml.safe_load((root / ".copier-answers.yml").read_text())["template"] == "factory"
+
+
+def test_slot_config_carries_the_gate_answers(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    churn = yaml.safe_load((root / "mlops/churn/config.yaml").read_text())
+    fares = yaml.safe_load((root / "mlops/fares/config.yaml").read_text())
+    assert (churn["primary_metric"], churn["greater_is_better"], churn["business_threshold"]) == ("roc_auc", True, 0.7)
+    assert (fares["primary_metric"], fares["greater_is_better"], fares["business_threshold"]) == ("rmse", False, 4.0)
+
+
+def test_slots_hold_only_model_specific_code(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    factory_logic = {p.name for p in (ROOT / "common/mlops/common").glob("*.py")} - {"__init__.py"}
+    for model in SLOTS:
+        assert not factory_logic & {p.name for p in (root / "src" / model).glob("*.py")}
+        assert all(p.suffix == ".yaml" for p in (root / "mlops" / model).iterdir() if p.name != ".copier-answers.yml")
+    assert (root / "mlops/common/gate.py").read_bytes() == (ROOT / "common/mlops/common/gate.py").read_bytes()
+
+
+def test_factory_files_parse_and_are_lint_clean(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    for path in text_files(root):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"\{\{|\{%|\{#", re.sub(r"\$\{\{.*?\}\}", "", text)), f"Jinja left in {path}"
+        if path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(text)
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    for command in ([ruff, "check", "--no-cache", "."], [ruff, "format", "--check", "--no-cache", "."]):
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+BAD_SLOT_ANSWERS = [
+    ({"problem_type": "regression", "primary_metric": "roc_auc"}, "Invalid choice"),
+    ({"problem_type": "classification", "primary_metric": "rmse"}, "Invalid choice"),
+    ({"primary_metric": "rmse", "problem_type": "regression", "greater_is_better": True}, "lower is better"),
+    ({"primary_metric": "roc_auc", "business_threshold": 1.5}, "between 0 and 1"),
+    ({"primary_metric": "rmse", "problem_type": "regression", "business_threshold": -1.0}, "must be positive"),
+    ({"model_name": "Bad-Name"}, "lowercase Python identifier"),
+    ({"org": "bad org!"}, "GitHub owner name"),
+]
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_SLOT_ANSWERS, ids=[repr(a) for a, _ in BAD_SLOT_ANSWERS])
+def test_bad_slot_answers_are_rejected_before_anything_is_written(tmp_path: Path, answers: dict, message: str) -> None:
+    root = render(tmp_path / "factory", "factory")
+    git_commit_all(root, "Factory base")
+    before = snapshot(root)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        render(root, "model", **{"model_name": "churn", **answers})
+    assert snapshot(root) == before
