@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from mlops.common.config import ModelConfig
+
 SPEC = {
     "steps": [
         {"name": "prep", "module": "toy.prep", "inputs": {"raw_data": "${dataset}"}, "outputs": ["prep_data"]},
@@ -111,3 +113,16 @@ def spec_data() -> dict[str, Any]:
 def make_model_folder() -> MakeSlot:
     """Write the toy model and its config folder under a root; returns the config folder."""
     return _write_model_folder
+
+
+@pytest.fixture
+def auc_config() -> ModelConfig:
+    """The toy slot's config: ROC AUC, higher is better, business threshold 0.7."""
+    return ModelConfig(
+        model_name="toy",
+        problem_type="classification",
+        experiment_name="toy",
+        primary_metric="roc_auc",
+        greater_is_better=True,
+        business_threshold=0.7,
+    )

@@ -14,14 +14,6 @@ from mlops.common.config import ModelConfig
 from mlops.common.gate import judge, publish
 
 MakeSlot = Callable[..., Path]
-AUC = ModelConfig(
-    model_name="toy",
-    problem_type="classification",
-    experiment_name="toy",
-    primary_metric="roc_auc",
-    greater_is_better=True,
-    business_threshold=0.7,
-)
 
 
 @pytest.fixture
@@ -46,34 +38,38 @@ def aliases(name: str = "toy") -> dict[str, str | None]:
     return {alias: None if version is None else str(version.version) for alias, version in found.items()}
 
 
-def test_gate_first_deploy_is_judged_against_the_business_threshold_only() -> None:
-    assert judge(AUC, 0.75, None).passed
-    rejected = judge(AUC, 0.65, None)
+def test_gate_first_deploy_is_judged_against_the_business_threshold_only(auc_config: ModelConfig) -> None:
+    assert judge(auc_config, 0.75, None).passed
+    rejected = judge(auc_config, 0.65, None)
     assert not rejected.passed and "FAIL" in rejected.table() and "REJECTED" in rejected.table()
 
 
-def test_gate_retrain_must_beat_the_champion_and_a_tie_keeps_the_champion() -> None:
-    assert judge(AUC, 0.82, 0.80).passed
-    assert not judge(AUC, 0.79, 0.80).passed
-    assert not judge(AUC, 0.80, 0.80).passed
+def test_gate_retrain_must_beat_the_champion_and_a_tie_keeps_the_champion(auc_config: ModelConfig) -> None:
+    assert judge(auc_config, 0.82, 0.80).passed
+    assert not judge(auc_config, 0.79, 0.80).passed
+    assert not judge(auc_config, 0.80, 0.80).passed
 
 
-def test_gate_understands_lower_is_better_metrics() -> None:
-    rmse = AUC.model_copy(update={"primary_metric": "rmse", "greater_is_better": False, "business_threshold": 4.0})
+def test_gate_understands_lower_is_better_metrics(auc_config: ModelConfig) -> None:
+    rmse = auc_config.model_copy(
+        update={"primary_metric": "rmse", "greater_is_better": False, "business_threshold": 4.0}
+    )
     assert judge(rmse, 3.0, 3.5).passed
     assert not judge(rmse, 3.6, 3.5).passed and not judge(rmse, 4.5, None).passed
 
 
-def test_gate_needs_a_business_threshold() -> None:
+def test_gate_needs_a_business_threshold(auc_config: ModelConfig) -> None:
     with pytest.raises(ValueError, match="business_threshold"):
-        judge(AUC.model_copy(update={"business_threshold": None}), 0.9, None)
+        judge(auc_config.model_copy(update={"business_threshold": None}), 0.9, None)
 
 
-def test_gate_verdict_is_appended_to_the_github_job_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gate_verdict_is_appended_to_the_github_job_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, auc_config: ModelConfig
+) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    publish(judge(AUC, 0.75, None))
+    publish(judge(auc_config, 0.75, None))
     assert summary.read_text().startswith("earlier step\n### Gate for toy: PASSED")
 
 

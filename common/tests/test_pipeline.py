@@ -85,14 +85,8 @@ def test_config_reports_missing_and_malformed_files(tmp_path: Path, make_model_f
         load_model_folder(folder)
 
 
-def test_metric_direction_decides_what_beats_a_bar() -> None:
-    auc = ModelConfig(
-        model_name="m",
-        problem_type="classification",
-        experiment_name="m",
-        primary_metric="roc_auc",
-        greater_is_better=True,
-    )
+def test_metric_direction_decides_what_beats_a_bar(auc_config: ModelConfig) -> None:
+    auc = auc_config
     rmse = auc.model_copy(update={"primary_metric": "rmse", "greater_is_better": False})
     assert auc.beats(0.8, 0.7) and not auc.beats(0.7, 0.7)
     assert rmse.beats(3.0, 4.0) and not rmse.beats(4.0, 3.0)
