@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.common import drift, registry
+from mlops.common import drift, promote, registry
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
 from mlops.common.gate import Verdict, judge, publish
 from mlops.common.runner import PipelineRun, StepFailed, rescore, run_pipeline
@@ -128,6 +128,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     check = commands.add_parser("drift", help="compare production predictions with the champion's test predictions")
     check.add_argument("model")
     check.add_argument("--predictions", type=Path, required=True, help="CSV with a `score` or `prediction` column")
+    promote.add_arguments(commands.add_parser("promote", help="bring a prototype's model into its slot"))
     return parser.parse_args(argv)
 
 
@@ -144,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.model} {registry.rollback(client(), args.model, args.version)}")
         elif args.command == "status":
             print(status(args.model))
+        elif args.command == "promote":
+            return promote.run(args)
         elif args.command == "drift":
             report = drift_check(args.model, args.predictions)
             print(report.table())

@@ -1,0 +1,417 @@
+"""`factory promote`: bring a prototype's model into its factory slot in one command, with no hand edits.
+
+Promotion is a template update plus a file copy into a known shape:
+1. both repositories are clean git work trees;
+2. the slot is created (`copier copy`) or brought to the factory's template version (`copier update`);
+3. files are copied by MAPPING (the dataset manifest's `path` is pointed at the slot's data folder);
+4. the contract is checked: pipeline steps are modules of the model with the flags they are given,
+   the manifest is complete, the prototype's template is not newer than the factory's;
+5. the slot's tests and its local pipeline with the gate run;
+6. provenance is written to `mlops/<model>/promotion.yaml`.
+Every write is staged as it happens, so the result is one staged, commit-ready change (review with
+`git diff --cached`, then commit), and an interrupted promotion is undone by `git checkout -f HEAD`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops.common.config import ConfigError, DatasetManifest, parse
+from mlops.common.spec import PipelineSpec, SpecError
+from mlops.common.tables import render_table
+from mlops.common.tracking import ANSWERS_FILE, content_digest, git_commit, template_version
+
+# Prototype path -> factory path; `{model}` is the model name. The single source of truth of the
+# promotion's "known shape", also rendered into the docs.
+MAPPING: tuple[tuple[str, str], ...] = (
+    ("src/{model}/", "src/{model}/"),
+    ("tests/{model}/", "tests/{model}/"),
+    ("configs/pipeline.yaml", "mlops/{model}/pipeline.yaml"),
+    ("configs/train.yaml", "mlops/{model}/train.yaml"),
+    ("configs/dataset.yaml", "mlops/{model}/dataset.yaml"),
+    ("<path in configs/dataset.yaml>", "data/{model}/<same file name>"),
+)
+PROVENANCE = "promotion.yaml"
+IGNORED = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
+EXTRA_REQUIREMENTS = "requirements.txt"
+
+
+class PromotionError(RuntimeError):
+    """Promotion cannot go on; the message names the files and the fix."""
+
+
+@dataclass
+class Plan:
+    """Which factory files promotion adds, changes and removes, with their new contents."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def table(self) -> str:
+        """The plan for people."""
+        rows = [("add", p) for p in self.added] + [("change", p) for p in self.changed]
+        rows += [("remove", p) for p in self.removed]
+        summary = f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+        return (render_table(["action", "file"], rows) + "\n" if rows else "") + summary + f"{self.unchanged} unchanged"
+
+
+def git(repo: Path, *args: str) -> str:
+    """Output of a git command in `repo`, or a PromotionError naming the repository."""
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PromotionError(f"{repo}: git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def require_clean(repo: Path, role: str) -> None:
+    """Refuse a repository that is not a git work tree or has uncommitted changes, naming the files."""
+    if not (repo / ".git").exists():
+        raise PromotionError(f"the {role} {repo} is not a git work tree")
+    dirty = [line[3:] for line in git(repo, "status", "--porcelain").splitlines()]
+    if dirty:
+        listed = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        raise PromotionError(f"the {role} {repo} has uncommitted changes: {listed}. Commit or stash them first.")
+
+
+def source_files(prototype: Path, model: str, manifest: DatasetManifest) -> dict[str, bytes]:
+    """Factory path -> bytes of every file promotion brings, read from the prototype."""
+    files: dict[str, bytes] = {}
+    for source, target in MAPPING[:-1]:
+        source_path = prototype / source.format(model=model)
+        target_path = target.format(model=model)
+        if source.endswith("/"):
+            if not source_path.is_dir():
+                raise PromotionError(f"{source_path} is missing: the prototype's model package must be there")
+            for file in sorted(source_path.rglob("*")):
+                if file.is_file() and not set(file.relative_to(source_path).parts) & set(IGNORED):
+                    files[target_path + file.relative_to(source_path).as_posix()] = file.read_bytes()
+        else:
+            if not source_path.is_file():
+                raise PromotionError(f"{source_path} is missing: the prototype must have it to promote")
+            files[target_path] = source_path.read_bytes()
+    data = prototype / manifest.path
+    if not data.is_file():
+        raise PromotionError(
+            f"{prototype / 'configs/dataset.yaml'}: path {manifest.path} is not a file in the prototype"
+        )
+    data_target = f"data/{model}/{data.name}"
+    files[data_target] = data.read_bytes()
+    manifest_key = f"mlops/{model}/dataset.yaml"
+    files[manifest_key] = repoint_manifest(files[manifest_key].decode("utf-8"), data_target).encode("utf-8")
+    return files
+
+
+def repoint_manifest(text: str, data_path: str) -> str:
+    """The manifest with its `path` pointed at the slot's data file; comments and order kept."""
+    new, count = re.subn(r"(?m)^path:.*$", f"path: {data_path}", text)
+    if count != 1:
+        raise PromotionError("configs/dataset.yaml must have exactly one top-level `path:` line")
+    return new
+
+
+def plan(factory: Path, model: str, files: dict[str, bytes]) -> Plan:
+    """Compare the files to bring with the slot's current model files."""
+    result = Plan(files=files)
+    for path, content in files.items():
+        current = factory / path
+        if not current.exists():
+            result.added.append(path)
+        elif current.read_bytes() != content:
+            result.changed.append(path)
+        else:
+            result.unchanged += 1
+    for folder in (f"src/{model}", f"tests/{model}"):
+        for file in sorted((factory / folder).rglob("*")) if (factory / folder).is_dir() else []:
+            relative = file.relative_to(factory).as_posix()
+            if file.is_file() and relative not in files and not set(file.parts) & set(IGNORED):
+                result.removed.append(relative)
+    return result
+
+
+def edited_since_last_promotion(factory: Path, model: str, planned: Plan) -> list[str]:
+    """Slot files that promotion would overwrite although the factory changed them since they were last written.
+
+    A promoted slot records each file's digest in promotion.yaml; a slot never promoted compares with
+    the commit that created it.
+    """
+    touched = planned.changed + planned.removed
+    provenance = factory / "mlops" / model / PROVENANCE
+    if provenance.is_file():
+        recorded = (yaml.safe_load(provenance.read_text(encoding="utf-8")) or {}).get("files", {})
+        return [path for path in touched if recorded.get(path) != content_digest(factory / path)]
+    answers = f"mlops/{model}/{ANSWERS_FILE}"
+    created = git(factory, "log", "--format=%H", "--diff-filter=A", "--", answers).split()
+    if not created or not touched:
+        return touched if not created else []
+    return sorted(set(git(factory, "diff", "--name-only", created[-1], "HEAD", "--", *touched).split()))
+
+
+def check_contract(factory: Path, model: str, files: dict[str, bytes]) -> None:
+    """Every step is a module of the model's package that accepts the flags the pipeline gives it."""
+    spec_path = factory / "mlops" / model / "pipeline.yaml"
+    try:
+        spec = PipelineSpec.parse(yaml.safe_load(files[f"mlops/{model}/pipeline.yaml"]), spec_path)
+    except SpecError as error:
+        raise PromotionError(str(error)) from error
+    for step in spec.steps:
+        module = f"src/{step.module.replace('.', '/')}.py"
+        if not step.module.startswith(f"{model}."):
+            raise PromotionError(f"{spec_path}: step {step.name} runs {step.module}; steps must live in src/{model}/")
+        if module not in files:
+            raise PromotionError(f"{spec_path}: step {step.name} names {step.module}, but {module} does not exist")
+        accepted = argparse_flags(files[module])
+        wanted = [*step.inputs, *step.outputs, *step.args]
+        missing = [flag for flag in wanted if flag not in accepted]
+        if missing:
+            raise PromotionError(
+                f"{module}: step {step.name} is given --{', --'.join(missing)} by pipeline.yaml but its argument "
+                f"parser does not define them (it defines: {', '.join('--' + f for f in sorted(accepted)) or 'none'})"
+            )
+
+
+def argparse_flags(source: bytes) -> set[str]:
+    """The long options a module's argparse parser adds (`add_argument("--name", ...)`)."""
+    flags = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("--"):
+                    flags.add(arg.value[2:].replace("-", "_"))
+    return flags
+
+
+def comparable_version(version: str | None) -> tuple[int, ...] | None:
+    """A template version (`v1.2.0`, `1.2.0-3-gabc`) as a tuple, or None if it is a bare commit."""
+    match = re.match(r"^v?(\d+(?:\.\d+)*)(?:[.-](?:post)?(\d+))?", version or "")
+    if not match:
+        return None
+    return (*(int(p) for p in match.group(1).split(".")), int(match.group(2) or 0))
+
+
+def check_template_versions(prototype: Path, factory: Path) -> tuple[str | None, str | None]:
+    """Refuse a prototype generated from a newer template than the factory's."""
+    proto, fact = template_version(prototype / ANSWERS_FILE), template_version(factory / ANSWERS_FILE)
+    left, right = comparable_version(proto), comparable_version(fact)
+    if left and right and left > right:
+        raise PromotionError(
+            f"the prototype uses template {proto}, newer than the factory's {fact}: update the factory first "
+            "(`copier update --defaults` in the factory, then its slots)"
+        )
+    return proto, fact
+
+
+def extra_requirements(prototype: Path, factory: Path) -> list[str]:
+    """Dependencies the prototype declares that the factory does not: the model's own requirements."""
+    import tomllib
+
+    def names(pyproject: Path) -> dict[str, str]:
+        deps = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("dependencies", [])
+        return {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower().replace("_", "-"): dep for dep in deps}
+
+    ours = names(factory / "pyproject.toml")
+    return sorted(dep for name, dep in names(prototype / "pyproject.toml").items() if name not in ours)
+
+
+def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> str:
+    """Create the slot, or bring it to the factory base's template version; says which it did."""
+    import copier
+
+    base = yaml.safe_load((factory / ANSWERS_FILE).read_text(encoding="utf-8"))
+    answers = factory / "mlops" / model / ANSWERS_FILE
+    if answers.is_file():
+        copier.run_update(
+            str(factory),
+            answers_file=str(answers.relative_to(factory)),
+            defaults=True,
+            overwrite=True,
+            vcs_ref=base.get("_commit"),
+            quiet=True,
+        )
+        done = f"slot {model} brought to template {base.get('_commit')} (copier update)"
+    else:
+        data = {"template": "model", "model_name": model, "problem_type": prototype_config.get("problem_type")}
+        if prototype_config.get("primary_metric"):
+            data["primary_metric"] = prototype_config["primary_metric"]
+            data["greater_is_better"] = prototype_config.get("greater_is_better", True)
+        copier.run_copy(
+            base["_src_path"], str(factory), data=data, defaults=True, vcs_ref=base.get("_commit"), quiet=True
+        )
+        done = f"slot {model} created from template {base.get('_commit')} (copier copy)"
+    stage(factory, model)
+    return done
+
+
+def stage(factory: Path, model: str) -> None:
+    """Stage the slot's files, so `git checkout -f HEAD` alone undoes an interrupted promotion."""
+    paths = [f"mlops/{model}", f"src/{model}", f"tests/{model}", f"data/{model}", f"docs/models/{model}.md"]
+    git(factory, "add", "-A", "--", *[p for p in paths if (factory / p).exists() or _tracked(factory, p)])
+
+
+def _tracked(factory: Path, path: str) -> bool:
+    """Whether git knows files under `path` (so a removal can be staged)."""
+    return bool(git(factory, "ls-files", "--", path).strip())
+
+
+def write(factory: Path, planned: Plan) -> None:
+    """Apply a plan to the factory's work tree."""
+    for path in planned.removed:
+        (factory / path).unlink()
+    for path, content in planned.files.items():
+        target = factory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def run_checks(factory: Path, model: str, requirements: Iterable[str], echo: Callable[[str], None]) -> None:
+    """The slot's tests, then its local pipeline with the gate, in the factory's environment."""
+    extra = ["--with-requirements", f"mlops/{model}/{EXTRA_REQUIREMENTS}"] if list(requirements) else []
+    for title, command in (
+        ("tests", ["uv", "run", *extra, "pytest", "-q", "-p", "no:cacheprovider", f"tests/{model}"]),
+        ("pipeline + gate", ["uv", "run", *extra, "factory", "run", model]),
+    ):
+        echo(f"== {title}: {' '.join(command)}")
+        done = subprocess.run(command, cwd=factory, capture_output=True, text=True, check=False)
+        echo(done.stdout.rstrip())
+        if done.returncode != 0:
+            raise PromotionError(f"{title} failed ({' '.join(command)}):\n{done.stderr.strip()[-3000:]}")
+
+
+def promote(
+    prototype: Path,
+    factory: Path,
+    model: str,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    run_slot_checks: bool = True,
+    echo: Callable[[str], None] = print,
+) -> Plan:
+    """The whole promotion; see the module docstring."""
+    prototype, factory = prototype.resolve(), factory.resolve()
+    require_clean(prototype, "prototype")
+    require_clean(factory, "factory")
+    config = yaml.safe_load((prototype / "configs" / "config.yaml").read_text(encoding="utf-8")) or {}
+    if config.get("model_name") != model:
+        raise PromotionError(
+            f"{prototype / 'configs/config.yaml'} is for model {config.get('model_name')!r}, not {model!r}"
+        )
+    try:
+        manifest = parse(prototype / "configs" / "dataset.yaml", DatasetManifest)
+    except ConfigError as error:
+        raise PromotionError(f"the dataset manifest is incomplete: {error}") from error
+    proto_version, factory_version = check_template_versions(prototype, factory)
+    files = source_files(prototype, model, manifest)
+    check_contract(factory, model, files)
+    requirements = extra_requirements(prototype, factory)
+    slot_exists = (factory / "mlops" / model / ANSWERS_FILE).is_file()
+    planned = plan(factory, model, files)
+    if slot_exists and not force:
+        overwritten = edited_since_last_promotion(factory, model, planned)
+        if overwritten:
+            raise PromotionError(
+                f"these slot files changed in the factory since the last promotion and would be overwritten: "
+                f"{', '.join(overwritten)}. Bring those changes to the prototype, or re-run with --force."
+            )
+    echo(("Dry run: nothing is written.\n" if dry_run else "") + planned.table())
+    if dry_run:
+        return planned
+    echo("Every change is staged as it is made: if this is interrupted, `git checkout -f HEAD` restores the factory.")
+    echo(ensure_slot(factory, model, config))
+    planned = plan(factory, model, files)  # the slot may be new: compare again
+    write(factory, planned)
+    requirements_file = factory / "mlops" / model / EXTRA_REQUIREMENTS
+    if requirements:
+        requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    elif requirements_file.exists():
+        requirements_file.unlink()
+    stage(factory, model)
+    if run_slot_checks:
+        run_checks(factory, model, requirements, echo)
+    provenance = {
+        "model": model,
+        "source": str(prototype),
+        "source_remote": remote_url(prototype),
+        "source_commit": git_commit(prototype),
+        "source_template_version": proto_version,
+        "factory_template_version": factory_version,
+        "factory_commit": git_commit(factory),
+        "dataset": {
+            "name": manifest.name,
+            "version": manifest.version,
+            "digest": content_digest(prototype / manifest.path),
+        },
+        "extra_requirements": requirements,
+        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": {path: content_digest(factory / path) for path in sorted(files)},
+    }
+    (factory / "mlops" / model / PROVENANCE).write_text(
+        "# Written by `factory promote`; the next promotion compares against factory_commit.\n"
+        + yaml.safe_dump(provenance, sort_keys=False),
+        encoding="utf-8",
+    )
+    stage(factory, model)
+    echo(f"Promoted {model} from {prototype} @ {provenance['source_commit']}. Review with `git diff --cached`, then:")
+    echo(
+        f"  git add -A && git commit -m 'Promote {model} from {prototype.name} {str(provenance['source_commit'])[:12]}'"
+    )
+    return planned
+
+
+def remote_url(repo: Path) -> str | None:
+    """The repository's `origin` URL, if it has one."""
+    done = subprocess.run(
+        ["git", "config", "--get", "remote.origin.url"], cwd=repo, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() or None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `factory promote`."""
+    parser.add_argument("--from", dest="prototype", type=Path, required=True, help="path to the prototype repo")
+    parser.add_argument("--model", required=True, help="the model name (the package under src/)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
+    parser.add_argument("--force", action="store_true", help="overwrite slot files changed since the last promotion")
+    parser.add_argument("--skip-checks", action="store_true", help="do not run the slot's tests and pipeline")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m mlops.common.promote` (also `factory promote`)."""
+    parser = argparse.ArgumentParser(prog="promote", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run(args)
+
+
+def run(args: Any) -> int:
+    """Promote with parsed arguments, reporting refusals as one clear line."""
+    try:
+        promote(
+            args.prototype,
+            Path.cwd(),
+            args.model,
+            dry_run=args.dry_run,
+            force=args.force,
+            run_slot_checks=not args.skip_checks,
+        )
+    except PromotionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
