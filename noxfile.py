@@ -46,7 +46,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def docs_tables(session: nox.Session) -> None:
     """Regenerate the docs tables derived from copier.yml."""
-    session.install("pyyaml")
+    session.install("pyyaml", "pydantic")
     session.run("python", "tools/docs_tables.py")
 
 

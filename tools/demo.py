@@ -1,4 +1,4 @@
-"""The main job on embedded defaults: generate a prototype, train it, and show what MLflow recorded."""
+"""The main job on embedded defaults: prototype -> train -> factory -> promote -> gate -> champion."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from projects import ROOT, git_commit_all, render, run, tool_env, uv
+from projects import ROOT, git_commit_all, render, run, snapshot_template, tool_env, uv
 
 DEFAULT_WORKDIR = ROOT / "build" / "demo"
 
@@ -42,17 +42,25 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    prototype = workdir / "churn-experiments"
+    prototype, factory = workdir / "churn-experiments", workdir / "model-factory"
     env = tool_env()
     story = Story()
+    template = workdir / "template"
 
     def generate() -> str:
-        render(prototype, "prototype")
+        snapshot_template(template, tag="v0.1.0")  # copier records a real template version
+        render(prototype, "prototype", src=template)
         git_commit_all(prototype, "Start the churn experiment from the template")
-        return f"copier copy . {prototype} --data template=prototype --defaults"
+        return f"copier copy {template} {prototype} --data template=prototype --defaults"
 
     story.chapter("Generate a prototyping repo", generate)
-    story.chapter("Install it (uv sync)", lambda: run([uv(), "sync", "--quiet", "--compile-bytecode"], prototype, env))
+
+    def install() -> str:
+        output = run([uv(), "sync", "--quiet", "--compile-bytecode"], prototype, env)
+        git_commit_all(prototype, "Lock the environment")
+        return output
+
+    story.chapter("Install it (uv sync) and commit uv.lock", install)
     story.chapter(
         "Run its pipeline: prep -> train -> evaluate, tracked in sqlite:///mlflow.db",
         lambda: run([uv(), "run", "pipeline", "--figures", "reports/figures"], prototype, env),
@@ -63,8 +71,36 @@ def main(argv: list[str] | None = None) -> int:
             f"   {p.relative_to(workdir)}" for p in sorted((prototype / "reports/figures").glob("*.png"))
         ),
     )
+
+    def create_factory() -> str:
+        render(factory, "factory", src=template)
+        git_commit_all(factory, "Create the factory")
+        run([uv(), "sync", "--quiet", "--compile-bytecode"], factory, env)
+        git_commit_all(factory, "Lock the factory's environment")
+        return f"copier copy {template} {factory} --data template=factory --defaults && uv sync"
+
+    story.chapter("Create a model factory", create_factory)
+    story.chapter(
+        "Promote: slot created by the template, files copied by the mapping, tests + pipeline + gate run",
+        lambda: run([uv(), "run", "factory", "promote", "--from", str(prototype), "--model", "churn"], factory, env),
+    )
+
+    def commit_and_show() -> str:
+        run(["git", "commit", "-q", "-m", "Promote churn from churn-experiments"], factory, env)
+        return run([uv(), "run", "factory", "status", "churn"], factory, env)
+
+    story.chapter("Commit the promotion and show the champion", commit_and_show)
+    crippled = factory / "mlops" / "churn" / "train.yaml"
+    story.chapter(
+        "Retrain with crippled hyperparameters: the gate must reject it and keep the champion",
+        lambda: (
+            crippled.write_text(crippled.read_text().replace("n_estimators: 100", "n_estimators: 1")),
+            run([uv(), "run", "factory", "run", "churn"], factory, env, check=False),
+        )[1],
+    )
+    story.chapter("The champion is unchanged", lambda: run([uv(), "run", "factory", "status", "churn"], factory, env))
     story.end()
-    print(f"Browse the runs: cd {prototype} && uv run mlflow ui --backend-store-uri sqlite:///mlflow.db")
+    print(f"Browse the runs: cd {factory} && uv run mlflow ui --backend-store-uri sqlite:///mlflow.db")
     return 0
 
 

@@ -196,7 +196,7 @@ def argparse_flags(source: bytes) -> set[str]:
 
 def comparable_version(version: str | None) -> tuple[int, ...] | None:
     """A template version (`v1.2.0`, `1.2.0-3-gabc`) as a tuple, or None if it is a bare commit."""
-    match = re.match(r"^v?(\d+(?:\.\d+)*)(?:[.-](?:post)?(\d+))?", version or "")
+    match = re.fullmatch(r"v?(\d+(?:\.\d+)+)(?:-(\d+)-g[0-9a-f]+)?", version or "")
     if not match:
         return None
     return (*(int(p) for p in match.group(1).split(".")), int(match.group(2) or 0))
@@ -228,7 +228,12 @@ def extra_requirements(prototype: Path, factory: Path) -> list[str]:
 
 def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> str:
     """Create the slot, or bring it to the factory base's template version; says which it did."""
+    import warnings
+
     import copier
+
+    # Copier warns when optional external data (the base's answers) is absent from its scratch copies.
+    warnings.filterwarnings("ignore", category=UserWarning, module="copier")
 
     base = yaml.safe_load((factory / ANSWERS_FILE).read_text(encoding="utf-8"))
     answers = factory / "mlops" / model / ANSWERS_FILE
@@ -365,9 +370,7 @@ def promote(
     )
     stage(factory, model)
     echo(f"Promoted {model} from {prototype} @ {provenance['source_commit']}. Review with `git diff --cached`, then:")
-    echo(
-        f"  git add -A && git commit -m 'Promote {model} from {prototype.name} {str(provenance['source_commit'])[:12]}'"
-    )
+    echo(f"  git commit -m 'Promote {model} from {prototype.name} {str(provenance['source_commit'])[:12]}'")
     return planned
 
 

@@ -1,0 +1,162 @@
+"""Fast tier: promotion plans, copies, records provenance and refuses what it must, changing nothing then."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from projects import git_commit_all, render, run, text_files
+
+from mlops.common.promote import MAPPING, PromotionError, promote
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """The work tree's bytes, git's view of it and HEAD: everything a promotion could change."""
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in text_files(root)}
+    files["<status>"] = run(["git", "status", "--porcelain"], root).encode()
+    files["<head>"] = run(["git", "rev-parse", "HEAD"], root).encode()
+    return files
+
+
+@pytest.fixture
+def repos(tmp_path: Path, template: Path) -> tuple[Path, Path]:
+    """A committed prototype (churn) and a committed factory without slots, from a tagged template."""
+    prototype = render(tmp_path / "prototype", "prototype", src=template)
+    git_commit_all(prototype, "Prototype")
+    factory = render(tmp_path / "factory", "factory", src=template)
+    git_commit_all(factory, "Factory")
+    return prototype, factory
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text in a file, failing loudly if it is not there."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def refused(prototype: Path, factory: Path, message: str, **options: bool) -> None:
+    """Promotion is refused with `message` and the factory is left exactly as it was."""
+    before = tree(factory)
+    with pytest.raises(PromotionError, match=re.escape(message)):
+        promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None, **options)
+    assert tree(factory) == before
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    before = tree(factory)
+    lines: list[str] = []
+    plan = promote(prototype, factory, "churn", dry_run=True, echo=lines.append)
+    assert tree(factory) == before
+    assert "src/churn/train.py" in plan.added and "mlops/churn/pipeline.yaml" in plan.added
+    assert "Dry run: nothing is written." in lines[0] and "| add    | src/churn/train.py" in lines[0]
+
+
+def test_promotion_leaves_one_staged_change_with_provenance(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    status = run(["git", "status", "--porcelain"], factory).splitlines()
+    assert status and all(line.startswith("A  ") for line in status), status  # staged, nothing else
+    provenance = yaml.safe_load((factory / "mlops/churn/promotion.yaml").read_text())
+    assert provenance["source_commit"] == run(["git", "rev-parse", "HEAD"], prototype).strip()
+    assert provenance["source"] == str(prototype.resolve())
+    assert len(provenance["dataset"]["digest"]) == 64 and provenance["factory_template_version"]
+    manifest = yaml.safe_load((factory / "mlops/churn/dataset.yaml").read_text())
+    assert manifest["path"] == "data/churn/customer_churn.csv" and (factory / manifest["path"]).is_file()
+    assert (factory / "src/churn/train.py").read_bytes() == (prototype / "src/churn/train.py").read_bytes()
+
+
+def test_an_interrupted_promotion_is_undone_by_git_checkout_alone(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    before = tree(factory)
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    run(["git", "checkout", "-f", "HEAD"], factory)
+    assert tree(factory) == before
+
+
+def test_refuses_a_dirty_prototype_naming_the_file(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    edit(prototype / "src/churn/train.py", "Train step", "Train step (edited)")
+    refused(prototype, factory, "has uncommitted changes: src/churn/train.py")
+
+
+def test_refuses_a_dirty_factory_naming_the_file(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    (factory / "notes.txt").write_text("work in progress\n")
+    run(["git", "add", "notes.txt"], factory)
+    with pytest.raises(PromotionError, match="the factory .* has uncommitted changes: notes.txt"):
+        promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+
+
+def test_refuses_a_pipeline_step_whose_module_does_not_exist(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    edit(prototype / "configs/pipeline.yaml", "module: churn.evaluate", "module: churn.score")
+    git_commit_all(prototype, "Rename a step module without the file")
+    refused(prototype, factory, "names churn.score, but src/churn/score.py does not exist")
+
+
+def test_refuses_a_flag_the_step_does_not_define(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    edit(prototype / "configs/pipeline.yaml", "      seed: 42\n", "      seed: 42\n      shuffle: true\n")
+    git_commit_all(prototype, "Give prep a flag it does not have")
+    refused(prototype, factory, "step prep is given --shuffle by pipeline.yaml but its argument parser does not define")
+
+
+def test_refuses_an_incomplete_dataset_manifest(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    edit(prototype / "configs/dataset.yaml", "target: churned\n", "")
+    git_commit_all(prototype, "Drop the target")
+    refused(prototype, factory, "the dataset manifest is incomplete")
+
+
+def test_refuses_a_prototype_from_a_newer_template(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    for repo, version in ((prototype, "v2.0.0"), (factory, "v1.4.0")):
+        answers = repo / ".copier-answers.yml"
+        answers.write_text(re.sub(r"(?m)^_commit: .*$", f"_commit: {version}", answers.read_text()))
+        git_commit_all(repo, f"Pretend template {version}")
+    refused(prototype, factory, "the prototype uses template v2.0.0, newer than the factory's v1.4.0")
+
+
+def test_refuses_to_overwrite_slot_files_changed_since_the_last_promotion(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    run(["git", "commit", "-q", "-m", "Promote churn"], factory)
+    edit(factory / "src/churn/train.py", "Train step", "Train step (factory fix)")
+    git_commit_all(factory, "A fix made in the factory")
+    edit(prototype / "src/churn/train.py", "Train step", "Train step (prototype change)")
+    git_commit_all(prototype, "Another experiment")
+    refused(
+        prototype,
+        factory,
+        "changed in the factory since the last promotion and would be overwritten: src/churn/train.py",
+    )
+    promote(prototype, factory, "churn", run_slot_checks=False, force=True, echo=lambda _: None)
+    assert "prototype change" in (factory / "src/churn/train.py").read_text()
+
+
+def test_re_promotion_of_unchanged_factory_files_needs_no_force(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    run(["git", "commit", "-q", "-m", "Promote churn"], factory)
+    edit(prototype / "configs/train.yaml", "n_estimators: 100", "n_estimators: 120")
+    (prototype / "src/churn/estimators.py").unlink()
+    edit(
+        prototype / "src/churn/train.py",
+        "from .estimators import ESTIMATORS, TRUSTED_TYPES",
+        "from .models import ESTIMATORS, TRUSTED_TYPES",
+    )
+    (prototype / "src/churn/models.py").write_text((factory / "src/churn/estimators.py").read_text())
+    git_commit_all(prototype, "Rename estimators.py and tune")
+    plan = promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    assert plan.removed == ["src/churn/estimators.py"] and "src/churn/models.py" in plan.added
+    assert "mlops/churn/train.yaml" in plan.changed and not (factory / "src/churn/estimators.py").exists()
+
+
+def test_the_mapping_table_is_the_one_in_the_docs() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "promotion.md").read_text()
+    for source, target in MAPPING:
+        assert f"| `{source}` | `{target}` |" in page
