@@ -64,3 +64,4 @@ def bench(session: nox.Session) -> None:
     session.install("copier>=9.15.2,<10", "uv")
     session.env.update(ENV)
     session.run("python", "tools/bench.py", *session.posargs)
+    session.run("python", "tools/bench_fleet.py")

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.common import drift, promote, registry
+from mlops.common import drift, fleet, promote, registry
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
 from mlops.common.gate import Verdict, judge, publish
+from mlops.common.gitrepo import RepoError
 from mlops.common.runner import PipelineRun, StepFailed, rescore, run_pipeline
 from mlops.common.spec import SpecError
 from mlops.common.tables import render_table
@@ -129,6 +130,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     check.add_argument("model")
     check.add_argument("--predictions", type=Path, required=True, help="CSV with a `score` or `prediction` column")
     promote.add_arguments(commands.add_parser("promote", help="bring a prototype's model into its slot"))
+    update = commands.add_parser("update", help="copier update the base and every slot, one commit each")
+    update.add_argument("--only", metavar="MODEL", help="update only this slot")
+    update.add_argument("--vcs-ref", help="template version to update to (default: the latest release)")
     return parser.parse_args(argv)
 
 
@@ -147,11 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(status(args.model))
         elif args.command == "promote":
             return promote.run(args)
+        elif args.command == "update":
+            return 1 if fleet.update_fleet(Path.cwd(), args.only, args.vcs_ref).stopped_at else 0
         elif args.command == "drift":
             report = drift_check(args.model, args.predictions)
             print(report.table())
             return 1 if report.drifted else 0
-    except (ConfigError, SpecError, StepFailed, registry.RegistryError, ValueError) as error:
+    except (ConfigError, SpecError, StepFailed, registry.RegistryError, RepoError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

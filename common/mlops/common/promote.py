@@ -27,7 +27,9 @@ from typing import Any
 
 import yaml
 
+from mlops.common import gitrepo
 from mlops.common.config import ConfigError, DatasetManifest, parse
+from mlops.common.gitrepo import RepoError, git
 from mlops.common.spec import PipelineSpec, SpecError
 from mlops.common.tables import render_table
 from mlops.common.tracking import ANSWERS_FILE, content_digest, git_commit, template_version
@@ -47,7 +49,7 @@ IGNORED = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 EXTRA_REQUIREMENTS = "requirements.txt"
 
 
-class PromotionError(RuntimeError):
+class PromotionError(RepoError):
     """Promotion cannot go on; the message names the files and the fix."""
 
 
@@ -69,22 +71,9 @@ class Plan:
         return (render_table(["action", "file"], rows) + "\n" if rows else "") + summary + f"{self.unchanged} unchanged"
 
 
-def git(repo: Path, *args: str) -> str:
-    """Output of a git command in `repo`, or a PromotionError naming the repository."""
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise PromotionError(f"{repo}: git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
 def require_clean(repo: Path, role: str) -> None:
-    """Refuse a repository that is not a git work tree or has uncommitted changes, naming the files."""
-    if not (repo / ".git").exists():
-        raise PromotionError(f"the {role} {repo} is not a git work tree")
-    dirty = [line[3:] for line in git(repo, "status", "--porcelain").splitlines()]
-    if dirty:
-        listed = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
-        raise PromotionError(f"the {role} {repo} has uncommitted changes: {listed}. Commit or stash them first.")
+    """Refuse a repository that is not a clean git work tree, as a promotion refusal."""
+    gitrepo.require_clean(repo, role, PromotionError)
 
 
 def source_files(prototype: Path, model: str, manifest: DatasetManifest) -> dict[str, bytes]:

@@ -1,0 +1,33 @@
+"""The few git operations factory commands need: run git, and refuse a work tree with uncommitted changes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+class RepoError(RuntimeError):
+    """A repository is not in the state a command needs; the message names the files and the fix."""
+
+
+def git(repo: Path, *args: str) -> str:
+    """Output of a git command in `repo`, or a RepoError naming the repository."""
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RepoError(f"{repo}: git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def dirty_files(repo: Path) -> list[str]:
+    """Paths with uncommitted changes (staged, unstaged or untracked and not ignored)."""
+    return [line[3:] for line in git(repo, "status", "--porcelain").splitlines()]
+
+
+def require_clean(repo: Path, role: str, error: type[RepoError] = RepoError) -> None:
+    """Refuse a repository that is not a git work tree or has uncommitted changes, naming the files."""
+    if not (repo / ".git").exists():
+        raise error(f"the {role} {repo} is not a git work tree")
+    dirty = dirty_files(repo)
+    if dirty:
+        listed = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        raise error(f"the {role} {repo} has uncommitted changes: {listed}. Commit or stash them first.")

@@ -1,0 +1,209 @@
+"""`copier update` never loses work: scenarios across two template releases, for prototypes and factories."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import copier
+import pathspec
+import pytest
+import yaml
+from pre_commit_hooks import check_merge_conflict
+from projects import ROOT, git_commit_all, render, run, snapshot_template, text_files
+
+from mlops.common import fleet
+
+V1, V2 = "v0.1.0", "v0.2.0"
+UPGRADING = "# Upgrading\n\nRead CHANGELOG.md before running copier update.\n"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text in a file, failing loudly if it is not there."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def release_v2(repo: Path) -> None:
+    """A release that changes a workflow, adds a file, removes a file and changes shared and model code."""
+    for workflow in (
+        "prototyping-template/.github/workflows/ci.yml.jinja",
+        "factory-template/repo/.github/workflows/common.yml.jinja",
+    ):
+        edit(repo / workflow, "timeout-minutes: 20", "timeout-minutes: 25")
+    for folder in ("prototyping-template/docs", "factory-template/repo/docs"):
+        (repo / folder / "UPGRADING.md").write_text(UPGRADING)
+    (repo / "prototyping-template/models/README.md").unlink()
+    (repo / "factory-template/repo/docs/models/README.md").unlink()
+    edit(repo / "common/mlops/common/tables.py", '"""Plain-text tables', '"""Plain-text (Markdown) tables')
+    edit(repo / "common/model/steps/train.py", '"""Train step:', '"""Train step (v2 template):')
+    edit(repo / "factory-template/model/docs/models/{{ model_name }}.md.jinja", "## Run it", "## Run it locally")
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repo with tags v0.1.0 and v0.2.0, and one unreleased commit on top."""
+    repo = snapshot_template(tmp_path_factory.mktemp("releases") / "template", tag=V1)
+    release_v2(repo)
+    git_commit_all(repo, "Release 0.2.0")
+    run(["git", "tag", V2], repo)
+    edit(repo / "prototyping-template/CONTRIBUTING.md.jinja", "## Branches", "## Branches and tags")
+    git_commit_all(repo, "Unreleased: clarify branching")
+    return repo
+
+
+def update(repo: Path, vcs_ref: str | None = V2, answers_file: str | None = None) -> None:
+    """`copier update --defaults` with inline conflicts, as users run it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_update(
+            str(repo),
+            answers_file=answers_file,
+            defaults=True,
+            overwrite=True,
+            conflict="inline",
+            vcs_ref=vcs_ref,
+            quiet=True,
+        )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of a repo with its bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in text_files(root)}
+
+
+@pytest.fixture
+def prototype(tmp_path: Path, releases: Path) -> Path:
+    """A prototype generated at v0.1.0 and committed."""
+    repo = render(tmp_path / "experiment", "prototype", vcs_ref=V1, src=releases)
+    git_commit_all(repo, "Generated at v0.1.0")
+    return repo
+
+
+@pytest.fixture
+def factory(tmp_path: Path, releases: Path) -> Path:
+    """A factory generated at v0.1.0 with two slots, each committed."""
+    root = render(tmp_path / "factory", "factory", vcs_ref=V1, src=releases)
+    git_commit_all(root, "Factory base at v0.1.0")
+    for model, problem_type in (("churn", "classification"), ("fares", "regression")):
+        render(root, "model", vcs_ref=V1, src=releases, model_name=model, problem_type=problem_type)
+        git_commit_all(root, f"Slot {model} at v0.1.0")
+    return root
+
+
+def test_user_edits_in_model_owned_files_are_kept(prototype: Path) -> None:
+    edit(prototype / "src/churn/train.py", '"""Train step:', '"""Train step (our version):')
+    edit(prototype / "configs/train.yaml", "n_estimators: 100", "n_estimators: 150")
+    git_commit_all(prototype, "Our experiment")
+    update(prototype)
+    assert "(our version)" in (prototype / "src/churn/train.py").read_text()
+    assert "v2 template" not in (prototype / "src/churn/train.py").read_text()
+    assert "n_estimators: 150" in (prototype / "configs/train.yaml").read_text()
+
+
+def test_non_overlapping_edits_in_template_owned_files_are_merged(prototype: Path) -> None:
+    edit(prototype / ".github/workflows/ci.yml", "name: CI\n", "name: Experiment CI\n")
+    git_commit_all(prototype, "Rename the workflow")
+    update(prototype)
+    workflow = (prototype / ".github/workflows/ci.yml").read_text()
+    assert "name: Experiment CI" in workflow and "timeout-minutes: 25" in workflow
+    assert "<<<<<<<" not in workflow
+    assert "Plain-text (Markdown) tables" in (prototype / "mlops/common/tables.py").read_text()
+
+
+def test_overlapping_edits_leave_markers_that_fail_ci_and_drop_nothing(prototype: Path) -> None:
+    edit(prototype / ".github/workflows/ci.yml", "timeout-minutes: 20", "timeout-minutes: 30")
+    git_commit_all(prototype, "Longer CI timeout")
+    update(prototype)
+    workflow = prototype / ".github/workflows/ci.yml"
+    text = workflow.read_text()
+    assert "<<<<<<<" in text and "timeout-minutes: 30" in text and "timeout-minutes: 25" in text
+    assert check_merge_conflict.main(["--assume-in-merge", str(workflow)]) == 1
+    hook = (prototype / ".pre-commit-config.yaml").read_text()
+    assert "check-merge-conflict --assume-in-merge" in hook  # the generated CI runs this hook on all files
+
+
+def test_a_file_the_user_deleted_stays_deleted(prototype: Path) -> None:
+    (prototype / "CONTRIBUTING.md").unlink()
+    git_commit_all(prototype, "We keep contribution notes elsewhere")
+    update(prototype)
+    assert not (prototype / "CONTRIBUTING.md").exists()
+
+
+def test_a_file_the_template_removed_is_removed_and_a_new_one_added(prototype: Path) -> None:
+    update(prototype)
+    assert not (prototype / "models/README.md").exists()
+    assert (prototype / "docs/UPGRADING.md").read_text() == UPGRADING
+
+
+def test_an_update_of_a_dirty_repo_is_refused_and_changes_nothing(prototype: Path) -> None:
+    edit(prototype / "README.md", "## Start", "## Start here")
+    before = snapshot(prototype)
+    with pytest.raises(Exception, match="(?i)dirty"):
+        update(prototype)
+    assert snapshot(prototype) == before
+
+
+def template_owned(files: dict[str, bytes], model: str) -> dict[str, bytes]:
+    """The files copier.yml does not list as model-owned (`_skip_if_exists`)."""
+    patterns = yaml.safe_load((ROOT / "copier.yml").read_text())["_skip_if_exists"]
+    model_owned = pathspec.PathSpec.from_lines("gitwildmatch", [p.replace("{{ model_name }}", model) for p in patterns])
+    return {path: content for path, content in files.items() if not model_owned.match_file(path)}
+
+
+def test_an_updated_repo_equals_a_fresh_copy_for_template_owned_files(
+    prototype: Path, releases: Path, tmp_path: Path
+) -> None:
+    update(prototype)
+    fresh = render(tmp_path / "fresh", "prototype", vcs_ref=V2, src=releases)
+    updated, expected = template_owned(snapshot(prototype), "churn"), template_owned(snapshot(fresh), "churn")
+    assert "mlops/common/tables.py" in expected and ".github/workflows/ci.yml" in expected
+    assert "src/churn/train.py" not in expected
+    assert updated == expected
+
+
+def test_an_update_from_the_latest_release_to_head_works(tmp_path: Path, releases: Path) -> None:
+    repo = render(tmp_path / "experiment", "prototype", vcs_ref=V2, src=releases)
+    git_commit_all(repo, "Generated at v0.2.0")
+    update(repo, vcs_ref="HEAD")
+    assert "## Branches and tags" in (repo / "CONTRIBUTING.md").read_text()
+    assert yaml.safe_load((repo / ".copier-answers.yml").read_text())["_commit"].startswith("v0.2.0-1-g")
+
+
+def test_updating_one_slot_leaves_the_other_slot_and_the_base_byte_identical(factory: Path) -> None:
+    before = snapshot(factory)
+    update(factory, answers_file="mlops/churn/.copier-answers.yml")
+    after = snapshot(factory)
+    changed = {path for path in set(before) | set(after) if before.get(path) != after.get(path)}
+    assert changed == {"docs/models/churn.md", "mlops/churn/.copier-answers.yml"}
+    assert "## Run it locally" in after["docs/models/churn.md"].decode()
+
+
+def test_fleet_rollout_commits_each_application_stops_at_a_conflict_and_resumes(factory: Path) -> None:
+    workflow = factory / ".github/workflows/common.yml"
+    edit(workflow, "timeout-minutes: 20", "timeout-minutes: 30")
+    git_commit_all(factory, "Longer factory CI timeout")
+    lines: list[str] = []
+    stopped = fleet.update_fleet(factory, echo=lines.append)
+    assert stopped.stopped_at == "factory base" and stopped.conflicts == [".github/workflows/common.yml"]
+    assert any("STOPPED on conflicts in: .github/workflows/common.yml" in line for line in lines)
+    for slot in ("churn", "fares"):
+        assert yaml.safe_load((factory / f"mlops/{slot}/.copier-answers.yml").read_text())["_commit"] == V1
+
+    text = workflow.read_text()
+    resolved = [line for line in text.splitlines() if not line.startswith(("<<<<<<<", "=======", ">>>>>>>"))]
+    workflow.write_text("\n".join(line for line in resolved if "timeout-minutes: 25" not in line) + "\n")
+    git_commit_all(factory, "Resolve the template update: keep our timeout")
+    resumed = fleet.update_fleet(factory, echo=lines.append)
+    assert resumed.stopped_at is None
+    assert resumed.current == ["factory base"] and resumed.updated == ["slot churn", "slot fares"]
+    log = run(["git", "log", "--format=%s", "-2"], factory).splitlines()
+    assert log == [f"Update slot fares to template {V2}", f"Update slot churn to template {V2}"]
+    assert "timeout-minutes: 30" in workflow.read_text()
+
+
+def test_fleet_rollout_can_be_limited_to_one_slot(factory: Path) -> None:
+    rollout = fleet.update_fleet(factory, only="fares", echo=lambda _: None)
+    assert rollout.updated == ["slot fares"]
+    assert yaml.safe_load((factory / "mlops/churn/.copier-answers.yml").read_text())["_commit"] == V1
