@@ -162,8 +162,13 @@ def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(
     factory: Path, story: tuple[str, Story], tmp_path: Path
 ) -> None:
     model = story[0]
-    reference = next((factory / "outputs" / model).rglob("predictions.csv"))
-    frame = pd.read_csv(reference)
+    code = (
+        "from mlflow import MlflowClient; c = MlflowClient('sqlite:///mlflow.db')\n"
+        f"v = c.get_model_version_by_alias({model!r}, 'champion')\n"
+        f"print(c.download_artifacts(v.run_id, 'predictions/predictions.csv', {str(tmp_path)!r}))"
+    )
+    reference = Path(run([uv(), "run", "python", "-c", code], factory).strip().splitlines()[-1])
+    frame = pd.read_csv(reference)  # the champion's logged test predictions
     column = "score" if "score" in frame else "prediction"
     frame.sample(frac=1.0, random_state=3).to_csv(tmp_path / "like-test.csv", index=False)
     frame.assign(**{column: frame[column] * 1.6 + frame[column].std()}).to_csv(tmp_path / "shifted.csv", index=False)

@@ -124,3 +124,29 @@ def test_bad_slot_answers_are_rejected_before_anything_is_written(tmp_path: Path
     with pytest.raises(ValueError, match=re.escape(message)):
         render(root, "model", **{"model_name": "churn", **answers})
     assert snapshot(root) == before
+
+
+METRICS = {
+    "roc_auc": "classification",
+    "accuracy": "classification",
+    "f1": "classification",
+    "precision": "classification",
+    "recall": "classification",
+    "rmse": "regression",
+    "mae": "regression",
+    "r2": "regression",
+}
+
+
+def test_every_primary_metric_renders_a_slot_config_the_factory_accepts(tmp_path: Path) -> None:
+    from mlops.common.config import load_model_folder
+
+    root = render(tmp_path / "factory", "factory")
+    for metric, problem_type in METRICS.items():
+        render(root, "model", model_name=f"m_{metric}", problem_type=problem_type, primary_metric=metric)
+    for metric, problem_type in METRICS.items():
+        folder = load_model_folder(root / "mlops" / f"m_{metric}")
+        assert (folder.config.primary_metric, folder.config.problem_type) == (metric, problem_type)
+        assert folder.config.greater_is_better == (metric not in {"rmse", "mae"})
+        assert folder.config.business_threshold is not None
+        assert folder.pipeline.step("train").module == f"m_{metric}.train"
