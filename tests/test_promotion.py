@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from projects import git_commit_all, render, run, text_files
+from projects import edit, git_commit_all, render, run, text_files
 
 from mlops.common.promote import MAPPING, PromotionError, promote
 
@@ -28,13 +28,6 @@ def repos(tmp_path: Path, template: Path) -> tuple[Path, Path]:
     factory = render(tmp_path / "factory", "factory", src=template)
     git_commit_all(factory, "Factory")
     return prototype, factory
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    """Replace text in a file, failing loudly if it is not there."""
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
 
 
 def refused(prototype: Path, factory: Path, message: str, **options: bool) -> None:

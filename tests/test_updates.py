@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import copier
 import pathspec
 import pytest
 import yaml
 from pre_commit_hooks import check_merge_conflict
-from projects import ROOT, git_commit_all, render, run, snapshot_template, text_files
+from projects import ROOT, edit, git_commit_all, render, run, snapshot_template, text_files
 
 from mlops.common import fleet
 
 V1, V2 = "v0.1.0", "v0.2.0"
 UPGRADING = "# Upgrading\n\nRead CHANGELOG.md before running copier update.\n"
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    """Replace text in a file, failing loudly if it is not there."""
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
 
 
 def release_v2(repo: Path) -> None:
@@ -54,18 +45,8 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def update(repo: Path, vcs_ref: str | None = V2, answers_file: str | None = None) -> None:
-    """`copier update --defaults` with inline conflicts, as users run it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        copier.run_update(
-            str(repo),
-            answers_file=answers_file,
-            defaults=True,
-            overwrite=True,
-            conflict="inline",
-            vcs_ref=vcs_ref,
-            quiet=True,
-        )
+    """`copier update --defaults` with inline conflicts, as users and `factory update` run it."""
+    fleet.copier_update(repo, answers_file, vcs_ref)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -92,6 +92,14 @@ def run(command: Sequence[str | Path], cwd: Path, env: Mapping[str, str] | None 
     return output
 
 
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text in a generated file, failing loudly if it is not there."""
+    text = path.read_text(encoding="utf-8")
+    if old not in text:
+        raise CommandFailed(f"{old!r} not in {path}")
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
 def git_commit_all(repo: Path, message: str) -> None:
     """Make `repo` a git work tree (if needed) and commit everything in it."""
     if not (repo / ".git").exists():

@@ -60,27 +60,32 @@ def version_of(factory: Path, answers_file: str) -> str:
     return str(answers.get("_commit", "?"))
 
 
+def copier_update(repo: Path, answers_file: str | None = None, vcs_ref: str | None = None) -> None:
+    """`copier update --defaults` of one application, conflicts left inline as users get them."""
+    import copier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optional external data is absent from copier's scratch copies
+        copier.run_update(
+            str(repo),
+            answers_file=answers_file,
+            defaults=True,
+            overwrite=True,
+            conflict="inline",
+            vcs_ref=vcs_ref,
+            quiet=True,
+        )
+
+
 def update_fleet(
     factory: Path, only: str | None = None, vcs_ref: str | None = None, echo: Callable[[str], None] = print
 ) -> Rollout:
     """Update each application in turn; stop at the first conflict."""
-    import copier
-
     require_clean(factory, "factory")
     rollout = Rollout()
     for label, answers_file in applications(factory, only):
         before = version_of(factory, answers_file)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optional external data is absent from copier's scratch copies
-            copier.run_update(
-                str(factory),
-                answers_file=answers_file,
-                defaults=True,
-                overwrite=True,
-                conflict="inline",
-                vcs_ref=vcs_ref,
-                quiet=True,
-            )
+        copier_update(factory, answers_file, vcs_ref)
         after = version_of(factory, answers_file)
         conflicts = conflicted(factory)
         if conflicts:

@@ -19,6 +19,7 @@ import ast
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from mlops.common import gitrepo
+from mlops.common import fleet, gitrepo
 from mlops.common.config import ConfigError, DatasetManifest, parse
 from mlops.common.gitrepo import RepoError, git
 from mlops.common.spec import PipelineSpec, SpecError
@@ -217,33 +218,23 @@ def extra_requirements(prototype: Path, factory: Path) -> list[str]:
 
 def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> str:
     """Create the slot, or bring it to the factory base's template version; says which it did."""
-    import warnings
-
     import copier
-
-    # Copier warns when optional external data (the base's answers) is absent from its scratch copies.
-    warnings.filterwarnings("ignore", category=UserWarning, module="copier")
 
     base = yaml.safe_load((factory / ANSWERS_FILE).read_text(encoding="utf-8"))
     answers = factory / "mlops" / model / ANSWERS_FILE
     if answers.is_file():
-        copier.run_update(
-            str(factory),
-            answers_file=str(answers.relative_to(factory)),
-            defaults=True,
-            overwrite=True,
-            vcs_ref=base.get("_commit"),
-            quiet=True,
-        )
+        fleet.copier_update(factory, str(answers.relative_to(factory)), base.get("_commit"))
         done = f"slot {model} brought to template {base.get('_commit')} (copier update)"
     else:
         data = {"template": "model", "model_name": model, "problem_type": prototype_config.get("problem_type")}
         if prototype_config.get("primary_metric"):
             data["primary_metric"] = prototype_config["primary_metric"]
             data["greater_is_better"] = prototype_config.get("greater_is_better", True)
-        copier.run_copy(
-            base["_src_path"], str(factory), data=data, defaults=True, vcs_ref=base.get("_commit"), quiet=True
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optional external data is absent from copier's scratch copies
+            copier.run_copy(
+                base["_src_path"], str(factory), data=data, defaults=True, vcs_ref=base.get("_commit"), quiet=True
+            )
         done = f"slot {model} created from template {base.get('_commit')} (copier copy)"
     stage(factory, model)
     return done
