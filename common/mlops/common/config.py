@@ -15,7 +15,6 @@ CONFIG_FILE = "config.yaml"
 DATASET_FILE = "dataset.yaml"
 PARAMS_FILE = "train.yaml"
 PIPELINE_FILE = "pipeline.yaml"
-MODEL_FILES = (CONFIG_FILE, DATASET_FILE, PARAMS_FILE, PIPELINE_FILE)
 
 
 class ConfigError(ValueError):
