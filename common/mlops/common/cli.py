@@ -7,7 +7,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from mlops.common import drift, fleet, promote, registry
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
 from mlops.common.gate import Verdict, judge, publish
 from mlops.common.gitrepo import RepoError
-from mlops.common.runner import PipelineRun, StepFailed, rescore, run_pipeline
+from mlops.common.runner import PipelineRun, StepFailed, default_workdir, rescore, run_pipeline
 from mlops.common.spec import SpecError
 from mlops.common.tables import render_table
 from mlops.common.tracking import tracking_uri
@@ -59,8 +58,7 @@ def run_slot(model: str, workdir: Path | None = None) -> tuple[PipelineRun, Verd
     """prep -> train -> evaluate -> gate -> register, printing step timings and the verdict."""
     started = time.perf_counter()
     folder = load_model_folder(slot_folder(model))
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    workdir = (workdir or Path("outputs") / model / stamp).resolve()
+    workdir = (workdir or default_workdir(Path.cwd(), model)).resolve()
     run = run_pipeline(folder, Path.cwd(), workdir, extra_tags={"factory.slot": model})
     metric = folder.config.primary_metric
     if metric not in run.metrics:

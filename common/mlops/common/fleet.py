@@ -14,10 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from mlops.common.gitrepo import RepoError, dirty_files, git, require_clean
-from mlops.common.tracking import ANSWERS_FILE
+from mlops.common.tracking import ANSWERS_FILE, template_version
 
 MARKERS = re.compile(r"^(<<<<<<< |=======$|>>>>>>> )", re.MULTILINE)
 
@@ -56,8 +54,7 @@ def conflicted(factory: Path) -> list[str]:
 
 def version_of(factory: Path, answers_file: str) -> str:
     """The template version an application records."""
-    answers = yaml.safe_load((factory / answers_file).read_text(encoding="utf-8")) or {}
-    return str(answers.get("_commit", "?"))
+    return template_version(factory / answers_file) or "?"
 
 
 def copier_update(repo: Path, answers_file: str | None = None, vcs_ref: str | None = None) -> None:

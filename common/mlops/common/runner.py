@@ -130,6 +130,16 @@ def read_metrics(score_report: Path) -> dict[str, float]:
     return {k: float(v) for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def default_workdir(repo_root: Path, model: str) -> Path:
+    """Where a run's step outputs go unless told otherwise: outputs/<model>/<UTC timestamp>."""
+    return repo_root / "outputs" / model / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def bindings(folder: ModelFolder, repo_root: Path) -> dict[str, Path]:
+    """What `${dataset}` and `${params}` stand for in the folder's pipeline spec."""
+    return {"dataset": repo_root / folder.dataset.path, "params": folder.params_file}
+
+
 def step_outputs(step: Step, workdir: Path) -> dict[str, Path]:
     """Fresh, empty output folders of a step under the run's work folder."""
     outputs = {name: workdir / step.name / name for name in step.outputs}
@@ -187,14 +197,14 @@ def run_pipeline(
     )
     tracker.start()
 
-    bindings = {"dataset": data, "params": folder.params_file}
+    named = bindings(folder, repo_root)
     outputs: dict[str, dict[str, Path]] = {}
     timings: dict[str, float] = {}
     echo(f"Pipeline {folder.pipeline.source} -> {workdir}")
     try:
         for step in folder.pipeline.steps:
             outputs[step.name] = step_outputs(step, workdir)
-            values = {**resolve_inputs(step, bindings, outputs, repo_root), **outputs[step.name]}
+            values = {**resolve_inputs(step, named, outputs, repo_root), **outputs[step.name]}
             timings[step.name] = run_step(step, values, repo_root)
             echo(f"  step {step.name:<12} {timings[step.name]:6.2f} s")
         result = PipelineRun("", "", {}, outputs, timings, digest, tags)
@@ -252,8 +262,7 @@ def rescore(folder: ModelFolder, run: PipelineRun, model_dir: Path, workdir: Pat
     step = folder.pipeline.step(report.source)
     model_result = folder.pipeline.results["model"]
     outputs = step_outputs(step, workdir)
-    bindings = {"dataset": repo_root / folder.dataset.path, "params": folder.params_file}
-    inputs = resolve_inputs(step, bindings, run.outputs, repo_root)
+    inputs = resolve_inputs(step, bindings(folder, repo_root), run.outputs, repo_root)
     for flag, value in step.inputs.items():
         if value == model_result:
             inputs[flag] = model_dir
@@ -288,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     repo_root = Path.cwd()
     try:
         folder = load_model_folder(args.folder)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        workdir = args.workdir or repo_root / "outputs" / folder.config.model_name / stamp
+        workdir = args.workdir or default_workdir(repo_root, folder.config.model_name)
         started = time.perf_counter()
         run = run_pipeline(folder, repo_root, workdir.resolve())
     except (ConfigError, SpecError, StepFailed) as error:
