@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlops.common import drift, fleet, promote, registry
+from mlops.common import drift, fleet, promote, registry, workflows
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
-from mlops.common.gate import Verdict, judge, publish
+from mlops.common.gate import Verdict, judge, publish, set_outputs
 from mlops.common.gitrepo import RepoError
 from mlops.common.runner import PipelineRun, StepFailed, default_workdir, rescore, run_pipeline
 from mlops.common.spec import SpecError
@@ -60,7 +60,14 @@ def run_slot(model: str, workdir: Path | None = None) -> tuple[PipelineRun, Verd
     folder = load_model_folder(slot_folder(model))
     workdir = (workdir or default_workdir(Path.cwd(), model)).resolve()
     run = run_pipeline(folder, Path.cwd(), workdir, extra_tags={"factory.slot": model})
-    metric = folder.config.primary_metric
+    verdict = gate_and_register(folder, run, workdir)
+    print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
+    return run, verdict
+
+
+def gate_and_register(folder: ModelFolder, run: PipelineRun, workdir: Path) -> Verdict:
+    """Judge a finished run against the threshold and the champion; register it only if it passes."""
+    model, metric = folder.config.model_name, folder.config.primary_metric
     if metric not in run.metrics:
         raise ConfigError(
             f"{folder.path / 'config.yaml'}: primary_metric {metric!r} is not among the metrics the evaluate step "
@@ -74,10 +81,11 @@ def run_slot(model: str, workdir: Path | None = None) -> tuple[PipelineRun, Verd
     if verdict.passed:
         version, changes = registry.register(mlflow, model, run, folder.params, verdict)
         print(f"Registered {model} v{version.version}: " + ", ".join(map(str, changes)))
+        set_outputs(verdict="passed", version=str(version.version))
     else:
         print(f"Nothing registered: {model} @champion is unchanged.")
-    print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
-    return run, verdict
+        set_outputs(verdict="rejected")
+    return verdict
 
 
 def status(model: str) -> str:
@@ -124,6 +132,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     rollback.add_argument("model")
     rollback.add_argument("--to", required=True, dest="version", help="the version number to restore")
     commands.add_parser("status", help="registered versions and aliases of a model").add_argument("model")
+    commands.add_parser("check", help="the slot's workflows agree with its config (retraining cron)").add_argument(
+        "model"
+    )
     check = commands.add_parser("drift", help="compare production predictions with the champion's test predictions")
     check.add_argument("model")
     check.add_argument("--predictions", type=Path, required=True, help="CSV with a `score` or `prediction` column")
@@ -131,6 +142,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     update = commands.add_parser("update", help="copier update the base and every slot, one commit each")
     update.add_argument("--only", metavar="MODEL", help="update only this slot")
     update.add_argument("--vcs-ref", help="template version to update to (default: the latest release)")
+    from mlops.common.aml import commands as aml  # after this module is loaded: aml uses gate_and_register
+
+    aml.add_arguments(commands.add_parser("aml", help="Azure ML: submit, train, data assets, deploy (azure extra)"))
     return parser.parse_args(argv)
 
 
@@ -147,8 +161,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.model} {registry.rollback(client(), args.model, args.version)}")
         elif args.command == "status":
             print(status(args.model))
+        elif args.command == "check":
+            problems = workflows.schedule_problems(Path.cwd(), load_model_folder(slot_folder(args.model)))
+            print("\n".join(problems) or f"{args.model}: workflows agree with mlops/{args.model}/config.yaml")
+            return 1 if problems else 0
         elif args.command == "promote":
             return promote.run(args)
+        elif args.command == "aml":
+            from mlops.common.aml import commands as aml
+
+            return aml.run(args, slot_folder)
         elif args.command == "update":
             return 1 if fleet.update_fleet(Path.cwd(), args.only, args.vcs_ref).stopped_at else 0
         elif args.command == "drift":

@@ -39,6 +39,15 @@ class RetrainingConfig(Strict):
     schedule: str | None = None
 
 
+class AzureConfig(Strict):
+    """How a model runs and serves on Azure ML (factory only; defaults suit the example models)."""
+
+    compute: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]$")
+    image: str = Field(default="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest", min_length=1)
+    instance_type: str = Field(default="Standard_DS3_v2", min_length=1)
+    instance_count: int = Field(default=1, ge=1)
+
+
 class ModelConfig(Strict):
     """config.yaml: what the model is and how it is judged."""
 
@@ -50,6 +59,7 @@ class ModelConfig(Strict):
     business_threshold: float | None = None
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
+    azure: AzureConfig = AzureConfig()
 
     def beats(self, value: float, bar: float) -> bool:
         """Whether `value` is strictly better than `bar` for the primary metric."""
@@ -65,6 +75,12 @@ class DatasetManifest(Strict):
     target: str = Field(min_length=1)
     description: str = ""
     source: str = ""
+    asset_type: Literal["uri_file", "uri_folder", "mltable"] | None = Field(
+        default=None, description="Azure ML data asset type; default: uri_file for a file, uri_folder for a folder."
+    )
+    prod_path: str = Field(
+        default="", description="Full data for release training: an azureml://, https:// URI or a repository path."
+    )
 
 
 Section = TypeVar("Section", bound=BaseModel)

@@ -79,3 +79,11 @@ def publish(verdict: Verdict) -> str:
         with Path(summary).open("a", encoding="utf-8") as handle:
             handle.write(text + "\n\n")
     return text
+
+
+def set_outputs(**values: str) -> None:
+    """Step outputs for later jobs (`verdict`, `version`) when running in GitHub Actions."""
+    target = os.environ.get("GITHUB_OUTPUT")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.writelines(f"{key}={value}\n" for key, value in values.items())

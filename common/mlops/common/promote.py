@@ -15,7 +15,6 @@ Every write is staged as it happens, so the result is one staged, commit-ready c
 from __future__ import annotations
 
 import argparse
-import ast
 import re
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import yaml
 
 from mlops.common import fleet, gitrepo
 from mlops.common.config import ConfigError, DatasetManifest, parse
+from mlops.common.contract import check_steps
 from mlops.common.gitrepo import RepoError, git
 from mlops.common.spec import PipelineSpec, SpecError
 from mlops.common.tables import render_table
@@ -155,33 +155,9 @@ def check_contract(factory: Path, model: str, files: dict[str, bytes]) -> None:
     spec_path = factory / "mlops" / model / "pipeline.yaml"
     try:
         spec = PipelineSpec.parse(yaml.safe_load(files[f"mlops/{model}/pipeline.yaml"]), spec_path)
+        check_steps(spec, model, files.get)
     except SpecError as error:
         raise PromotionError(str(error)) from error
-    for step in spec.steps:
-        module = f"src/{step.module.replace('.', '/')}.py"
-        if not step.module.startswith(f"{model}."):
-            raise PromotionError(f"{spec_path}: step {step.name} runs {step.module}; steps must live in src/{model}/")
-        if module not in files:
-            raise PromotionError(f"{spec_path}: step {step.name} names {step.module}, but {module} does not exist")
-        accepted = argparse_flags(files[module])
-        wanted = [*step.inputs, *step.outputs, *step.args]
-        missing = [flag for flag in wanted if flag not in accepted]
-        if missing:
-            raise PromotionError(
-                f"{module}: step {step.name} is given --{', --'.join(missing)} by pipeline.yaml but its argument "
-                f"parser does not define them (it defines: {', '.join('--' + f for f in sorted(accepted)) or 'none'})"
-            )
-
-
-def argparse_flags(source: bytes) -> set[str]:
-    """The long options a module's argparse parser adds (`add_argument("--name", ...)`)."""
-    flags = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
-            for arg in node.args:
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("--"):
-                    flags.add(arg.value[2:].replace("-", "_"))
-    return flags
 
 
 def comparable_version(version: str | None) -> tuple[int, ...] | None:

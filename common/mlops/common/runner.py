@@ -78,6 +78,10 @@ class _Tracker(threading.Thread):
         except BaseException as error:  # re-raised on the main thread by ready()
             self.error = error
 
+    def fail(self) -> None:
+        """Mark the run FAILED once it exists."""
+        self.ready().set_terminated(self.run_id, status="FAILED")
+
     def ready(self) -> Any:
         """Wait for start-up and return the client, re-raising any start-up error."""
         self.join()
@@ -176,27 +180,8 @@ def run_pipeline(
             f"{folder.path / 'dataset.yaml'}: path: {folder.dataset.path} does not exist under {repo_root}"
         )
     digest = content_digest(data)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    tags = {
-        "model_name": folder.config.model_name,
-        "dataset.name": folder.dataset.name,
-        "dataset.version": folder.dataset.version,
-        "dataset.digest": digest,
-        "dataset.path": folder.dataset.path,
-        "pipeline.workdir": str(workdir),
-    }
-    commit = git_commit(repo_root)
-    if commit:
-        tags["mlflow.source.git.commit"] = commit
-    version = template_version(folder.path / ANSWERS_FILE) or template_version(repo_root / ANSWERS_FILE)
-    if version:
-        tags["template.version"] = version
-    tags.update(extra_tags or {})
-    tracker = _Tracker(
-        uri or tracking_uri(), folder.config.experiment_name, run_name or f"{folder.config.model_name}-{stamp}", tags
-    )
-    tracker.start()
-
+    tags = run_tags(folder, repo_root, digest, folder.dataset.path, workdir, extra_tags)
+    tracker = start_tracking(folder, tags, uri=uri, run_name=run_name)
     named = bindings(folder, repo_root)
     outputs: dict[str, dict[str, Path]] = {}
     timings: dict[str, float] = {}
@@ -207,13 +192,60 @@ def run_pipeline(
             values = {**resolve_inputs(step, named, outputs, repo_root), **outputs[step.name]}
             timings[step.name] = run_step(step, values, repo_root)
             echo(f"  step {step.name:<12} {timings[step.name]:6.2f} s")
-        result = PipelineRun("", "", {}, outputs, timings, digest, tags)
+    except BaseException:
+        tracker.fail()
+        raise
+    return finish_tracking(tracker, folder, PipelineRun("", "", {}, outputs, timings, digest, tags), data, echo)
+
+
+def run_tags(
+    folder: ModelFolder,
+    repo_root: Path,
+    digest: str,
+    data: str,
+    workdir: Path,
+    extra_tags: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A run's lineage tags: model, dataset name, version, digest and location, git commit, template version."""
+    tags = {
+        "model_name": folder.config.model_name,
+        "dataset.name": folder.dataset.name,
+        "dataset.version": folder.dataset.version,
+        "dataset.digest": digest,
+        "dataset.path": data,
+        "pipeline.workdir": str(workdir),
+    }
+    commit = git_commit(repo_root)
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    version = template_version(folder.path / ANSWERS_FILE) or template_version(repo_root / ANSWERS_FILE)
+    if version:
+        tags["template.version"] = version
+    tags.update(extra_tags or {})
+    return tags
+
+
+def start_tracking(
+    folder: ModelFolder, tags: dict[str, str], *, uri: str | None = None, run_name: str | None = None
+) -> _Tracker:
+    """Open the MLflow run on a second thread while the caller runs the steps."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    tracker = _Tracker(
+        uri or tracking_uri(), folder.config.experiment_name, run_name or f"{folder.config.model_name}-{stamp}", tags
+    )
+    tracker.start()
+    return tracker
+
+
+def finish_tracking(
+    tracker: _Tracker, folder: ModelFolder, result: PipelineRun, data: Path | None, echo: Echo = print
+) -> PipelineRun:
+    """Read the metrics of finished steps and log the whole run (the dataset too, when it is local)."""
+    try:
         result.metrics = read_metrics(result.result(folder, "score_report"))
     except BaseException:
-        client = tracker.ready()
-        client.set_terminated(tracker.run_id, status="FAILED")
+        tracker.fail()
         raise
-
     client = tracker.ready()
     _log_run(client, tracker.run_id, folder, result, data)
     result.run_id, result.experiment_id = tracker.run_id, tracker.experiment_id
@@ -222,7 +254,7 @@ def run_pipeline(
     return result
 
 
-def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun, data: Path) -> None:
+def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun, data: Path | None) -> None:
     """Log params, metrics, step timings, the dataset and every result folder to the run."""
     from mlflow.entities import DatasetInput, InputTag, Metric, Param
 
@@ -231,7 +263,8 @@ def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun,
     metrics += [Metric(f"step_seconds.{name}", round(s, 3), now, 0) for name, s in result.timings.items()]
     params = [Param(k, v[:6000]) for k, v in flatten(folder.params).items()]
     client.log_batch(run_id, metrics=metrics, params=params)
-    client.log_inputs(run_id, datasets=[_dataset_input(folder, data, DatasetInput, InputTag)])
+    if data is not None:
+        client.log_inputs(run_id, datasets=[_dataset_input(folder, data, DatasetInput, InputTag)])
     for key in ("model", "score_report", "predictions"):
         client.log_artifacts(run_id, str(result.result(folder, key)), key)
     client.set_terminated(run_id, status="FINISHED")
