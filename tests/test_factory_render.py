@@ -28,6 +28,7 @@ def slot_files(model: str, problem_type: str) -> set[str]:
         *(f"tests/{model}/{n}.py" for n in ("conftest", "test_evaluate", "test_inference", "test_prep", "test_train")),
         f"data/{model}/{dataset}",
         f"docs/models/{model}.md",
+        *(f".github/workflows/{model}-{kind}.yml" for kind in ("pr", "cd", "retrain")),
     }
 
 

@@ -6,6 +6,7 @@ digest matches and an error when it does not, so changed data always needs a new
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -78,7 +79,7 @@ def data_asset(folder: ModelFolder, repo_root: Path, tier: Tier) -> DataAsset:
 
 def describe(asset: DataAsset) -> dict[str, Any]:
     """The entity as Azure ML would receive it, for `--dry-run`."""
-    return dict(asset.entity._to_dict())
+    return dict(json.loads(json.dumps(asset.entity._to_dict())))  # plain dicts, no OrderedDict
 
 
 def register(client: Any, asset: DataAsset) -> Any:

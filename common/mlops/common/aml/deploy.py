@@ -133,7 +133,7 @@ def check_predictions(body: str, rows: int) -> list[Any]:
 
 def describe(*entities: Any) -> list[dict[str, Any]]:
     """The entities as Azure ML would receive them, for `--dry-run`."""
-    return [dict(entity._to_dict()) for entity in entities]
+    return [json.loads(json.dumps(entity._to_dict())) for entity in entities]  # plain dicts, no OrderedDict
 
 
 def validate(*entities: Any) -> list[str]:

@@ -1,0 +1,273 @@
+"""Fast tier: the Azure ML side of a factory, built and validated offline (no Azure, no network).
+
+For each slot and option combination: the pipeline validates with the expected steps, wiring, compute,
+environment and experiment name; broken pipeline.yaml files fail with a clear message; data asset and
+endpoint entities have the expected names and versions; blue/green moves traffic only after smoke tests.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from projects import edit, git_commit_all, render
+
+from mlops.common.aml import assets, deploy
+from mlops.common.aml.commands import build
+from mlops.common.aml.pipeline import dump_job, pipeline_output, validate
+from mlops.common.aml.workspace import Workspace, endpoint_name, experiment_name, load_environments, ml_client
+from mlops.common.config import ConfigError, load_model_folder
+from mlops.common.spec import SpecError
+from mlops.common.tracking import content_digest
+
+SLOTS = {"churn": "classification", "fares": "regression"}
+ENDPOINT = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A factory with two environments, a custom cluster and one slot per problem type."""
+    root = tmp_path_factory.mktemp("aml") / "factory"
+    render(root, "factory", environments="dev,prod", compute_cluster="gpu-a100", azure_workspace="mlw-acme")
+    for model, problem_type in SLOTS.items():
+        render(root, "model", model_name=model, problem_type=problem_type)
+    git_commit_all(root, "Factory with slots")
+    return root
+
+
+@pytest.mark.parametrize("model", SLOTS)
+@pytest.mark.parametrize("tier", assets.TIERS)
+def test_the_pipeline_validates_offline_with_the_expected_shape(factory: Path, model: str, tier: assets.Tier) -> None:
+    folder = load_model_folder(factory / "mlops" / model)
+    environments = load_environments(factory)
+    built, asset = build(folder, factory, environments, environments.get("dev"), tier, "feature/Churn#12")
+
+    assert validate(built) == []
+    assert list(built.components) == ["prep", "train", "evaluate"]
+    for name, component in built.components.items():
+        assert component.command.startswith(f"python -m {model}.{name} ")
+        assert component.code == str(factory / "src")
+        assert component.environment == f"azureml:{model}-env:{built.environment.version}"
+    assert "--test_size 0.25 --seed 42" in built.components["prep"].command
+    jobs = built.job.jobs
+    assert str(jobs["prep"].inputs["raw_data"]._data) == "${{parent.inputs.dataset}}"
+    assert str(jobs["train"].inputs["training_data"]._data) == "${{parent.jobs.prep.outputs.prep_data}}"
+    assert str(jobs["evaluate"].inputs["model_input"]._data) == "${{parent.jobs.train.outputs.model_output}}"
+    assert set(built.job.outputs) == {
+        pipeline_output(s, o) for s, outs in [("prep", ["prep_data"]), ("train", ["model_output"])] for o in outs
+    } | {pipeline_output("evaluate", "predictions"), pipeline_output("evaluate", "score_report")}
+    assert built.job.settings.default_compute == built.compute == "gpu-a100"
+    assert built.job.experiment_name == f"{model}-feature-churn-12"
+    name = "customer-churn" if model == "churn" else "taxi-trips"
+    assert asset.reference == f"azureml:{name}{'-dev' if tier == 'dev' else ''}:1"
+    assert built.job.inputs["dataset"].path == asset.reference
+    conda = built.environment.conda_file
+    assert conda["dependencies"][0] == "python=3.11"
+    assert any(dep.startswith("mlflow") for dep in conda["dependencies"][2]["pip"])
+
+
+def test_job_yaml_goes_to_a_temp_path_and_the_repo_stays_clean(factory: Path, tmp_path: Path) -> None:
+    folder = load_model_folder(factory / "mlops/churn")
+    environments = load_environments(factory)
+    built, _ = build(folder, factory, environments, environments.get("dev"), "dev", "main")
+    job = yaml.safe_load(dump_job(built, tmp_path / "job.yaml").read_text())
+    assert job["experiment_name"] == "churn-main" and set(job["jobs"]) == {"prep", "train", "evaluate"}
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=factory, capture_output=True, text=True).stdout == ""
+
+
+def test_environment_version_follows_the_requirements(factory: Path) -> None:
+    folder = load_model_folder(factory / "mlops/churn")
+    environments = load_environments(factory)
+    before, _ = build(folder, factory, environments, environments.get("dev"), "dev", "main")
+    (factory / "mlops/churn/requirements.txt").write_text("lightgbm>=4,<5\n")
+    try:
+        after, _ = build(folder, factory, environments, environments.get("dev"), "dev", "main")
+    finally:
+        (factory / "mlops/churn/requirements.txt").unlink()
+    assert after.environment.version != before.environment.version
+    assert "lightgbm>=4,<5" in after.environment.conda_file["dependencies"][2]["pip"]
+
+
+def test_a_slot_can_choose_its_own_compute(factory: Path) -> None:
+    config = factory / "mlops/fares/config.yaml"
+    edit(config, "  compute: null", "  compute: cpu-big")
+    try:
+        folder = load_model_folder(factory / "mlops/fares")
+        environments = load_environments(factory)
+        built, _ = build(folder, factory, environments, environments.get("prod"), "prod", "main")
+    finally:
+        edit(config, "  compute: cpu-big", "  compute: null")
+    assert built.compute == built.job.settings.default_compute == "cpu-big"
+
+
+BROKEN = [
+    ("module: churn.prep", "module: churn.nope", "src/churn/nope.py does not exist"),
+    ("test_data: ${prep.prep_data}", "test_data: ${prep.nope}", "unknown reference ${prep.nope}"),
+    ("      seed: 42", "      seed: 42\n      folds: 5", "does not define them"),
+    ("module: churn.prep", "module: fares.prep", "steps must live in src/churn/"),
+    ("raw_data: ${dataset}", "raw_data: data/churn/missing.csv", "data/churn/missing.csv does not exist"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), BROKEN, ids=[m for _, _, m in BROKEN])
+def test_a_broken_pipeline_yaml_fails_with_a_clear_message(factory: Path, old: str, new: str, message: str) -> None:
+    spec = factory / "mlops/churn/pipeline.yaml"
+    edit(spec, old, new)
+    try:
+        with pytest.raises(SpecError, match=re.escape(message)):
+            folder = load_model_folder(factory / "mlops/churn")
+            environments = load_environments(factory)
+            build(folder, factory, environments, environments.get("dev"), "dev", "main")
+    finally:
+        subprocess.run(["git", "checkout", "--", str(spec)], cwd=factory, check=True)
+
+
+@pytest.mark.parametrize(
+    ("branch", "expected"),
+    [
+        ("main", "churn-main"),
+        ("refs/heads/main", "churn-main"),
+        ("feature/ABC#12", "churn-feature-abc-12"),
+        ("Users/Jane.Doe/Fix  Bug!", "churn-users-jane-doe-fix-bug"),
+        ("###", "churn-detached"),
+    ],
+)
+def test_branch_names_become_valid_experiment_names(branch: str, expected: str) -> None:
+    assert experiment_name("churn", branch) == expected
+
+
+def test_long_branch_names_are_cut_but_stay_distinct() -> None:
+    first = experiment_name("churn", "feature/" + "x" * 200 + "-one")
+    second = experiment_name("churn", "feature/" + "x" * 200 + "-two")
+    assert len(first) <= 64 and len(second) <= 64 and first != second
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_-]*", first)
+
+
+def test_data_assets_carry_name_version_and_digest(factory: Path) -> None:
+    folder = load_model_folder(factory / "mlops/churn")
+    dev = assets.data_asset(folder, factory, "dev")
+    assert (dev.entity.name, dev.entity.version, dev.entity.type) == ("customer-churn-dev", "1", "uri_file")
+    assert dev.digest == content_digest(factory / "data/churn/customer_churn.csv") == dev.entity.tags["digest"]
+    prod = assets.data_asset(folder, factory, "prod")
+    assert (prod.entity.name, prod.reference) == ("customer-churn", "azureml:customer-churn:1")
+    assert assets.describe(prod)["tags"]["tier"] == "prod"
+
+
+def test_prod_data_can_live_in_a_datastore_and_mltable_needs_its_file(factory: Path) -> None:
+    manifest = factory / "mlops/churn/dataset.yaml"
+    original = manifest.read_text()
+    try:
+        manifest.write_text(original + "prod_path: azureml://datastores/lake/paths/churn/v1/\n")
+        prod = assets.data_asset(load_model_folder(factory / "mlops/churn"), factory, "prod")
+        assert (prod.entity.type, prod.digest) == ("uri_folder", assets.NOT_COMPUTED)
+        assert prod.entity.path == "azureml://datastores/lake/paths/churn/v1/"
+        folder_data = original.replace("path: data/churn/customer_churn.csv", "path: data/churn")
+        manifest.write_text(folder_data + "asset_type: mltable\n")
+        with pytest.raises(ConfigError, match="needs a folder with an MLTable file"):
+            assets.data_asset(load_model_folder(factory / "mlops/churn"), factory, "dev")
+    finally:
+        manifest.write_text(original)
+
+
+@pytest.mark.parametrize("model", ["churn", "a_very_long_model_name_of_forty_chars_x"])
+def test_endpoint_entities_have_valid_distinct_names(factory: Path, model: str) -> None:
+    folder = load_model_folder(factory / "mlops/churn")
+    environments = load_environments(factory)
+    names = {endpoint_name(model, env, kind) for env in environments.environments for kind in ("", "batch")}
+    assert len(names) == 4
+    assert all(3 <= len(name) <= 32 and ENDPOINT.match(name) for name in names), names
+    rollout = deploy.online_rollout(folder, environments.get("prod"), "7", None)
+    assert rollout.deployment.name == "blue" and rollout.deployment.model == "azureml:churn:7"
+    assert rollout.traffic == [{"blue": 0}, {"blue": 100}]
+    endpoint, batch = deploy.batch_entities(folder, environments.get("prod"), "7", "gpu-a100")
+    assert batch.compute == "gpu-a100" and batch.model == "azureml:churn:7"
+    assert deploy.validate(rollout.endpoint, rollout.deployment, endpoint, batch) == []
+
+
+def test_the_next_version_goes_to_the_idle_colour_with_a_canary(factory: Path) -> None:
+    folder = load_model_folder(factory / "mlops/churn")
+    rollout = deploy.online_rollout(folder, load_environments(factory).get("prod"), "8", {"blue": 100}, canary=10)
+    assert rollout.deployment.name == "green" and rollout.live == "blue"
+    assert rollout.traffic == [{"green": 0, "blue": 100}, {"green": 10, "blue": 90}, {"green": 100, "blue": 0}]
+
+
+class FakeEndpoints:
+    """Just enough of MLClient for roll_out: endpoints with traffic, deployments, invocations."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.traffic: dict[str, int] = {"blue": 100}
+        self.history: list[dict[str, int]] = []
+        self.answers = answers
+        self.online_endpoints = self
+        self.online_deployments = self
+
+    def begin_create_or_update(self, entity: object) -> FakeEndpoints:
+        if hasattr(entity, "traffic") and not hasattr(entity, "endpoint_name") and entity.traffic:
+            self.traffic = dict(entity.traffic)
+            self.history.append(self.traffic)
+        return self
+
+    def result(self) -> None:
+        return None
+
+    def get(self, name: str) -> object:
+        return type("Endpoint", (), {"name": name, "traffic": dict(self.traffic)})()
+
+    def invoke(self, **_: object) -> str:
+        return self.answers.pop(0)
+
+
+def test_traffic_moves_only_after_passing_smoke_tests_and_goes_back_on_failure(factory: Path, tmp_path: Path) -> None:
+    folder = load_model_folder(factory / "mlops/churn")
+    request = deploy.sample_request(folder, factory)
+    assert len(request["input_data"]["data"]) == deploy.SMOKE_ROWS
+    assert "churned" not in request["input_data"]["columns"]
+    rollout = deploy.online_rollout(folder, load_environments(factory).get("prod"), "8", {"blue": 100}, canary=10)
+    good = "[0, 1, 0, 0, 1]"
+
+    client = FakeEndpoints(["not json"])
+    with pytest.raises(deploy.DeployError, match="did not answer with JSON"):
+        deploy.roll_out(client, rollout, request, tmp_path, echo=lambda _: None)
+    assert client.traffic == {"blue": 100} and client.history == []
+
+    client = FakeEndpoints([good, "[1, 2]"])
+    with pytest.raises(deploy.DeployError, match="expected 5 predictions"):
+        deploy.roll_out(client, rollout, request, tmp_path, echo=lambda _: None)
+    assert client.history == [{"green": 10, "blue": 90}, {"green": 0, "blue": 100}]
+
+    client = FakeEndpoints([good, good, good])
+    deploy.roll_out(client, rollout, request, tmp_path, echo=lambda _: None)
+    assert client.history == [{"green": 10, "blue": 90}, {"green": 100, "blue": 0}]
+
+
+def test_talking_to_azure_needs_a_subscription_id(factory: Path) -> None:
+    environment = load_environments(factory).get("dev")
+    assert environment.subscription_id == ""
+    with pytest.raises(ConfigError, match="has no subscription_id"):
+        ml_client(environment)
+    with pytest.raises(ConfigError, match="no environment 'qa'"):
+        load_environments(factory).get("qa")
+    with pytest.raises(ValueError, match="GUID"):
+        Workspace(name="dev", subscription_id="not-a-guid", resource_group="rg", workspace="mlw")
+
+
+def test_factory_aml_dry_runs_from_the_command_line(factory: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from mlops.common.cli import main
+
+    monkeypatch.chdir(factory)
+    assert main(["aml", "submit", "churn", "--env", "dev", "--dry-run", "--branch", "release/2.0"]) == 0
+    out = capsys.readouterr().out
+    assert "churn-release-2-0" in out and "gpu-a100" in out and "Valid offline" in out
+    job_yaml = Path(out.split("do not commit): ")[1].split()[0])
+    assert job_yaml.is_file() and factory not in job_yaml.parents
+    assert main(["aml", "data", "fares", "--env", "prod", "--tier", "prod", "--dry-run"]) == 0
+    assert "name: taxi-trips" in capsys.readouterr().out
+    assert main(["aml", "deploy", "fares", "--env", "prod", "--version", "3", "--canary", "20", "--dry-run"]) == 0
+    assert "traffic steps: {'blue': 0} -> {'blue': 100}" in capsys.readouterr().out
+    assert main(["aml", "deploy", "fares", "--env", "prod", "--version", "3", "--batch", "--dry-run"]) == 0
+    assert "name: version-3" in capsys.readouterr().out
+    assert main(["aml", "submit", "churn", "--env", "nowhere", "--dry-run"]) == 1
+    assert "no environment 'nowhere'" in capsys.readouterr().err

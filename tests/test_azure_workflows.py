@@ -1,0 +1,168 @@
+"""Fast tier: the generated workflows, per branching strategy, environments and notifications.
+
+Every workflow passes check-jsonschema (GitHub's workflow schema, bundled) and zizmor offline; each
+slot's triggers cover its own folders and the shared code but no other slot; triggers and deployment
+stages follow the factory's answers; the retraining cron agrees with the slot config.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from projects import git_commit_all, render
+
+COMBOS = {
+    "trunk-none": {"branching_strategy": "trunk", "notifications": "none", "environments": "dev,staging,prod"},
+    "gitflow-slack": {"branching_strategy": "gitflow", "notifications": "slack", "environments": "dev,staging,prod"},
+    "trunk-teams-2env": {"branching_strategy": "trunk", "notifications": "teams", "environments": "dev,prod"},
+    "gitflow-4env": {"branching_strategy": "gitflow", "notifications": "none", "environments": "qa,uat,preprod,prod"},
+}
+SLOTS = {"churn": ("classification", ""), "churn_v2": ("classification", ""), "fares": ("regression", "0 3 * * 1")}
+WORKFLOWS = Path(".github/workflows")
+
+
+def tool(name: str) -> str:
+    """A console script of the test environment."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is not installed in the test environment"
+    return found
+
+
+def load(path: Path) -> dict:
+    """A workflow, with YAML 1.1's `on: true` key put back as "on"."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+@pytest.fixture(scope="module", params=list(COMBOS))
+def factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A factory of one option combination with three slots (one with scheduled retraining)."""
+    answers = COMBOS[request.param]
+    root = render(tmp_path_factory.mktemp(request.param) / "factory", "factory", **answers)
+    git_commit_all(root, "Factory base")
+    for model, (problem_type, schedule) in SLOTS.items():
+        render(root, "model", model_name=model, problem_type=problem_type, retraining_schedule=schedule)
+    git_commit_all(root, "Slots")
+    return root, answers
+
+
+def test_every_workflow_passes_the_github_schema_and_zizmor(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    files = sorted(str(p) for p in (root / WORKFLOWS).glob("*.yml"))
+    assert len(files) == 4 + 3 * len(SLOTS) + (factory[1]["notifications"] != "none")
+    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files]
+    done = subprocess.run(schema, cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    zizmor = [tool("zizmor"), "--offline", "--no-progress", str(WORKFLOWS)]
+    done = subprocess.run(zizmor, cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A GitHub `paths` glob as a regex (`**` any depth, `*` within one folder)."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    return re.compile("".join({"**": ".*", "*": "[^/]*"}.get(part, re.escape(part)) for part in parts) + "$")
+
+
+def triggered(patterns: list[str], path: str) -> bool:
+    return any(glob_regex(pattern).match(path) for pattern in patterns)
+
+
+@pytest.mark.parametrize("kind", ["pr", "cd"])
+def test_slot_paths_cover_its_folders_and_common_code_but_no_other_slot(factory: tuple[Path, dict], kind: str) -> None:
+    root, _ = factory
+    for model in SLOTS:
+        on = load(root / WORKFLOWS / f"{model}-{kind}.yml")["on"]
+        event = on["pull_request" if kind == "pr" else "push"]
+        patterns = event["paths"]
+        own = [f"src/{model}/train.py", f"tests/{model}/test_train.py", f"mlops/{model}/train.yaml"]
+        own += [f"data/{model}/x.csv", "mlops/common/gate.py", f".github/workflows/{model}-{kind}.yml"]
+        assert all(triggered(patterns, path) for path in own), (model, patterns)
+        for other in set(SLOTS) - {model}:
+            theirs = [f"src/{other}/train.py", f"tests/{other}/test_x.py", f"mlops/{other}/config.yaml"]
+            theirs += [f"data/{other}/x.csv", f".github/workflows/{other}-{kind}.yml"]
+            assert not any(triggered(patterns, path) for path in theirs), (model, other, patterns)
+        assert not triggered(patterns, "README.md")
+
+
+def test_triggers_and_stages_follow_the_branching_strategy(factory: tuple[Path, dict]) -> None:
+    root, answers = factory
+    branches = ["develop", "main"] if answers["branching_strategy"] == "gitflow" else ["main"]
+    envs = answers["environments"].split(",")
+    stages = envs[1:] if len(envs) > 1 else envs
+    for model in SLOTS:
+        assert load(root / WORKFLOWS / f"{model}-pr.yml")["on"]["pull_request"]["branches"] == branches
+        cd = load(root / WORKFLOWS / f"{model}-cd.yml")
+        assert cd["on"]["push"]["branches"] == branches
+        assert cd["jobs"]["release"]["uses"] == "./.github/workflows/slot-release.yml"
+        assert cd["concurrency"] == {"group": f"{model}-release", "cancel-in-progress": False}
+    release = load(root / WORKFLOWS / "slot-release.yml")
+    deploys = [name for name in release["jobs"] if name.startswith("deploy-")]
+    assert deploys == [f"deploy-{stage}" for stage in stages]
+    for index, name in enumerate(deploys):
+        job = release["jobs"][name]
+        assert job["with"]["environment"] == stages[index]
+        assert job["needs"] == ["train"] + ([deploys[index - 1]] if index else [])
+        assert job["with"]["champion"] is (index == len(deploys) - 1)
+        main_only = "github.ref == 'refs/heads/main'" in job["if"]
+        assert main_only is (answers["branching_strategy"] == "gitflow" and index == len(deploys) - 1)
+    train = release["jobs"]["train"]["steps"]
+    assert any(f"--env {envs[-1]} --tier prod" in step.get("run", "") for step in train)
+    checks = load(root / WORKFLOWS / "slot-checks.yml")["jobs"]["checks"]["steps"]
+    assert any(f'factory aml submit "$MODEL" --env {envs[0]} --dry-run' in step.get("run", "") for step in checks)
+
+
+def test_notifications_follow_the_answer(factory: tuple[Path, dict]) -> None:
+    root, answers = factory
+    release = load(root / WORKFLOWS / "slot-release.yml")
+    enabled = answers["notifications"] != "none"
+    assert (root / WORKFLOWS / "slot-notify.yml").is_file() is enabled
+    assert ({"announce", "report"} & set(release["jobs"])) == ({"announce", "report"} if enabled else set())
+    if enabled:
+        secret = f"{answers['notifications'].upper()}_WEBHOOK_URL"
+        assert secret in release["on"]["workflow_call"]["secrets"]
+        assert release["jobs"]["report"]["if"] == "always()"
+        for model in SLOTS:
+            assert secret in load(root / WORKFLOWS / f"{model}-cd.yml")["jobs"]["release"]["secrets"]
+
+
+def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    for path in (root / WORKFLOWS).glob("*.yml"):
+        workflow = load(path)
+        assert workflow["permissions"] in ({"contents": "read"}, {}), path.name
+        for name, job in workflow["jobs"].items():
+            steps = job.get("steps", [])
+            logs_in = any("azure/login@" in step.get("uses", "") for step in steps)
+            calls_azure = job.get("uses", "").endswith(("slot-release.yml", "slot-deploy.yml")) or logs_in
+            assert (job.get("permissions", {}).get("id-token") == "write") is calls_azure, (path.name, name)
+            for step in steps:
+                if "actions/checkout@" in step.get("uses", ""):
+                    assert step["with"]["persist-credentials"] is False, (path.name, name)
+                if "azure/login@" in step.get("uses", ""):
+                    assert set(step["with"]) == {"client-id", "tenant-id", "subscription-id"}
+                assert "${{ inputs." not in step.get("run", ""), f"{path.name}:{name}: inputs go through env"
+
+
+def test_the_retraining_cron_is_in_the_workflow_and_the_config(factory: tuple[Path, dict]) -> None:
+    from mlops.common.config import load_model_folder
+    from mlops.common.workflows import schedule_problems, workflow_crons
+
+    root, _ = factory
+    for model, (_, schedule) in SLOTS.items():
+        assert workflow_crons(root / WORKFLOWS / f"{model}-retrain.yml") == ([schedule] if schedule else [])
+        folder = load_model_folder(root / "mlops" / model)
+        assert folder.config.retraining.schedule == (schedule or None)
+        assert schedule_problems(root, folder) == []
+    config = root / "mlops/churn/config.yaml"
+    config.write_text(config.read_text().replace("schedule: null", 'schedule: "0 4 * * *"'))
+    problems = schedule_problems(root, load_model_folder(root / "mlops/churn"))
+    assert len(problems) == 1 and "'0 4 * * *'" in problems[0] and "churn-retrain.yml" in problems[0]
+    subprocess.run(["git", "checkout", "--", "mlops/churn/config.yaml"], cwd=root, check=True)
