@@ -166,3 +166,11 @@ def test_the_retraining_cron_is_in_the_workflow_and_the_config(factory: tuple[Pa
     problems = schedule_problems(root, load_model_folder(root / "mlops/churn"))
     assert len(problems) == 1 and "'0 4 * * *'" in problems[0] and "churn-retrain.yml" in problems[0]
     subprocess.run(["git", "checkout", "--", "mlops/churn/config.yaml"], cwd=root, check=True)
+
+
+def test_the_secrets_scan_passes_for_every_option(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    scan = [tool("detect-secrets-hook"), "--baseline", ".secrets.baseline", *files]
+    done = subprocess.run(scan, cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
