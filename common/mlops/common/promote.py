@@ -219,6 +219,7 @@ def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> 
 def stage(factory: Path, model: str) -> None:
     """Stage the slot's files, so `git checkout -f HEAD` alone undoes an interrupted promotion."""
     paths = [f"mlops/{model}", f"src/{model}", f"tests/{model}", f"data/{model}", f"docs/models/{model}.md"]
+    paths += [f".github/workflows/{model}-{kind}.yml" for kind in ("pr", "cd", "retrain")]
     git(factory, "add", "-A", "--", *[p for p in paths if (factory / p).exists() or _tracked(factory, p)])
 
 
