@@ -168,12 +168,17 @@ def test_the_retraining_cron_is_in_the_workflow_and_the_config(factory: tuple[Pa
     subprocess.run(["git", "checkout", "--", "mlops/churn/config.yaml"], cwd=root, check=True)
 
 
-def test_the_secrets_scan_passes_for_every_option(factory: tuple[Path, dict]) -> None:
+def test_the_secrets_scan_and_whitespace_hooks_pass_for_every_option(factory: tuple[Path, dict]) -> None:
+    """The generated CI's own file hooks, run on each combination (the slow tier runs them on the defaults only)."""
     root, _ = factory
     files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
-    scan = [tool("detect-secrets-hook"), "--baseline", ".secrets.baseline", *files]
-    done = subprocess.run(scan, cwd=root, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
+    for hook in (
+        [tool("detect-secrets-hook"), "--baseline", ".secrets.baseline"],
+        [tool("end-of-file-fixer")],
+        [tool("trailing-whitespace-fixer")],
+    ):
+        done = subprocess.run([*hook, *files], cwd=root, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 BAD_FACTORY_ANSWERS = [
