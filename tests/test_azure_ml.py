@@ -43,7 +43,7 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_pipeline_validates_offline_with_the_expected_shape(factory: Path, model: str, tier: assets.Tier) -> None:
     folder = load_model_folder(factory / "mlops" / model)
     environments = load_environments(factory)
-    built, asset = build(folder, factory, environments, environments.get("dev"), tier, "feature/Churn#12")
+    built, asset = build(folder, factory, environments, tier, "feature/Churn#12")
 
     assert validate(built) == []
     assert list(built.components) == ["prep", "train", "evaluate"]
@@ -72,7 +72,7 @@ def test_the_pipeline_validates_offline_with_the_expected_shape(factory: Path, m
 def test_job_yaml_goes_to_a_temp_path_and_the_repo_stays_clean(factory: Path, tmp_path: Path) -> None:
     folder = load_model_folder(factory / "mlops/churn")
     environments = load_environments(factory)
-    built, _ = build(folder, factory, environments, environments.get("dev"), "dev", "main")
+    built, _ = build(folder, factory, environments, "dev", "main")
     job = yaml.safe_load(dump_job(built, tmp_path / "job.yaml").read_text())
     assert job["experiment_name"] == "churn-main" and set(job["jobs"]) == {"prep", "train", "evaluate"}
     assert subprocess.run(["git", "status", "--porcelain"], cwd=factory, capture_output=True, text=True).stdout == ""
@@ -81,10 +81,10 @@ def test_job_yaml_goes_to_a_temp_path_and_the_repo_stays_clean(factory: Path, tm
 def test_environment_version_follows_the_requirements(factory: Path) -> None:
     folder = load_model_folder(factory / "mlops/churn")
     environments = load_environments(factory)
-    before, _ = build(folder, factory, environments, environments.get("dev"), "dev", "main")
+    before, _ = build(folder, factory, environments, "dev", "main")
     (factory / "mlops/churn/requirements.txt").write_text("lightgbm>=4,<5\n")
     try:
-        after, _ = build(folder, factory, environments, environments.get("dev"), "dev", "main")
+        after, _ = build(folder, factory, environments, "dev", "main")
     finally:
         (factory / "mlops/churn/requirements.txt").unlink()
     assert after.environment.version != before.environment.version
@@ -97,7 +97,7 @@ def test_a_slot_can_choose_its_own_compute(factory: Path) -> None:
     try:
         folder = load_model_folder(factory / "mlops/fares")
         environments = load_environments(factory)
-        built, _ = build(folder, factory, environments, environments.get("prod"), "prod", "main")
+        built, _ = build(folder, factory, environments, "prod", "main")
     finally:
         edit(config, "  compute: cpu-big", "  compute: null")
     assert built.compute == built.job.settings.default_compute == "cpu-big"
@@ -120,7 +120,7 @@ def test_a_broken_pipeline_yaml_fails_with_a_clear_message(factory: Path, old: s
         with pytest.raises(SpecError, match=re.escape(message)):
             folder = load_model_folder(factory / "mlops/churn")
             environments = load_environments(factory)
-            build(folder, factory, environments, environments.get("dev"), "dev", "main")
+            build(folder, factory, environments, "dev", "main")
     finally:
         subprocess.run(["git", "checkout", "--", str(spec)], cwd=factory, check=True)
 
@@ -164,6 +164,10 @@ def test_prod_data_can_live_in_a_datastore_and_mltable_needs_its_file(factory: P
         prod = assets.data_asset(load_model_folder(factory / "mlops/churn"), factory, "prod")
         assert (prod.entity.type, prod.digest) == ("uri_folder", assets.NOT_COMPUTED)
         assert prod.entity.path == "azureml://datastores/lake/paths/churn/v1/"
+        folder = load_model_folder(factory / "mlops/churn")
+        built, _ = build(folder, factory, load_environments(factory), "prod", "main")
+        declared = built.job._to_dict()["inputs"]["dataset"]["type"]
+        assert declared == built.components["prep"].inputs["raw_data"].type == "uri_folder"
         folder_data = original.replace("path: data/churn/customer_churn.csv", "path: data/churn")
         manifest.write_text(folder_data + "asset_type: mltable\n")
         with pytest.raises(ConfigError, match="needs a folder with an MLTable file"):

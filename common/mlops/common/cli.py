@@ -142,7 +142,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     update = commands.add_parser("update", help="copier update the base and every slot, one commit each")
     update.add_argument("--only", metavar="MODEL", help="update only this slot")
     update.add_argument("--vcs-ref", help="template version to update to (default: the latest release)")
-    from mlops.common.aml import commands as aml  # after this module is loaded: aml uses gate_and_register
+    from mlops.common.aml import commands as aml  # imported here: aml imports this module
 
     aml.add_arguments(commands.add_parser("aml", help="Azure ML: submit, train, data assets, deploy (azure extra)"))
     return parser.parse_args(argv)

@@ -19,7 +19,6 @@ import yaml
 
 from mlops.common.aml import assets, deploy, pipeline
 from mlops.common.aml.workspace import (
-    EXTRA_HINT,
     Environments,
     Workspace,
     endpoint_name,
@@ -28,13 +27,14 @@ from mlops.common.aml.workspace import (
     ml_client,
     workspace_tracking_uri,
 )
+from mlops.common.cli import EXIT_REJECTED, gate_and_register
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
 from mlops.common.gitrepo import RepoError, git
 from mlops.common.runner import PipelineRun, default_workdir, finish_tracking, run_tags, start_tracking
 from mlops.common.spec import SpecError
 from mlops.common.tables import render_table
 
-EXIT_REJECTED = 2
+EXTRA_HINT = "the Azure ML commands need the azure extra: run `uv sync --extra azure`"
 
 
 def current_branch(repo_root: Path) -> str:
@@ -57,7 +57,7 @@ def require_azure() -> None:
 
 
 def build(
-    folder: ModelFolder, repo_root: Path, environments: Environments, env: Workspace, tier: assets.Tier, branch: str
+    folder: ModelFolder, repo_root: Path, environments: Environments, tier: assets.Tier, branch: str
 ) -> tuple[pipeline.AmlPipeline, assets.DataAsset]:
     """The data asset of the tier and the pipeline reading it, validated offline (SpecError on any problem)."""
     asset = assets.data_asset(folder, repo_root, tier)
@@ -68,6 +68,7 @@ def build(
         compute=compute,
         experiment=experiment_name(folder.config.model_name, branch),
         dataset=asset.reference,
+        dataset_type=asset.entity.type,
     )
     problems = pipeline.validate(built)
     if problems:
@@ -116,21 +117,20 @@ def download_outputs(client: Any, job: Any, folder: ModelFolder, workdir: Path) 
     }
 
 
-def train(args: argparse.Namespace, folder: ModelFolder, built: pipeline.AmlPipeline, asset: Any) -> int:
+def train(
+    args: argparse.Namespace, env: Workspace, folder: ModelFolder, built: pipeline.AmlPipeline, asset: Any
+) -> int:
     """Train on Azure ML, then log, gate and register in the factory's MLflow registry (MLFLOW_TRACKING_URI).
 
     The registry is not the workspace's MLflow: see docs/azure.md (azureml-mlflow cannot upload artifacts
     with MLflow 3.17, and Azure ML's registry has no aliases).
     """
-    from mlops.common.cli import gate_and_register
-
     uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if not uri or uri.startswith("sqlite"):
         raise ConfigError(
             "set MLFLOW_TRACKING_URI to the factory's MLflow server before `factory aml train`: the gate and the "
             "registry must be shared by every run (docs/azure.md)"
         )
-    env = load_environments(Path.cwd()).get(args.env)
     client = ml_client(env)
     job = submit(client, built)
     workdir = (args.workdir or default_workdir(Path.cwd(), folder.config.model_name)).resolve()
@@ -245,13 +245,13 @@ def run(args: argparse.Namespace, folder_of: Any) -> int:
         registered = assets.register(ml_client(env), asset)
         print(f"Data asset {registered.name}:{registered.version} ({asset.digest})")
         return 0
-    built, asset = build(folder, repo_root, environments, env, args.tier, args.branch or current_branch(repo_root))
+    built, asset = build(folder, repo_root, environments, args.tier, args.branch or current_branch(repo_root))
     print(summary(built, asset, env))
     if args.dry_run:
         target = pipeline.dump_job(built, Path(tempfile.mkdtemp(prefix="aml-job-")) / f"{args.model}.yaml")
         print(f"Valid offline. Job YAML (absolute local paths, do not commit): {target}")
         return 0
     if args.aml_command == "train":
-        return train(args, folder, built, asset)
+        return train(args, env, folder, built, asset)
     submit(ml_client(env), built)
     return 0

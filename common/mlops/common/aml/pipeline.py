@@ -18,9 +18,9 @@ from typing import Any
 
 from mlops.common.config import ModelFolder
 from mlops.common.contract import check_steps
+from mlops.common.promote import EXTRA_REQUIREMENTS
 from mlops.common.spec import Reference, SpecError, Step
 
-REQUIREMENTS_FILE = "requirements.txt"
 CODE_DIR = "src"
 
 
@@ -40,19 +40,24 @@ def pipeline_output(step: str, output: str) -> str:
     return f"{step}__{output}"
 
 
-def python_version(repo_root: Path) -> str:
+def factory_project(repo_root: Path) -> dict[str, Any]:
+    """The `[project]` table of the factory's pyproject.toml."""
+    data = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))
+    project: dict[str, Any] = data.get("project", {})
+    return project
+
+
+def python_version(project: dict[str, Any], repo_root: Path) -> str:
     """The factory's Python version (`requires-python = ">=3.11"` -> `3.11`)."""
-    project = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
     match = re.search(r"\d+\.\d+", str(project.get("requires-python", "")))
     if not match:
         raise SpecError(f"{repo_root / 'pyproject.toml'}: requires-python must name a version such as >=3.11")
     return match.group(0)
 
 
-def job_requirements(folder: ModelFolder, repo_root: Path) -> list[str]:
+def job_requirements(folder: ModelFolder, project: dict[str, Any]) -> list[str]:
     """What the steps need: the factory's dependencies plus the slot's own requirements.txt."""
-    project = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
-    extra = folder.path / REQUIREMENTS_FILE
+    extra = folder.path / EXTRA_REQUIREMENTS
     lines = extra.read_text(encoding="utf-8").splitlines() if extra.is_file() else []
     own = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     return [*project.get("dependencies", []), *own]
@@ -67,10 +72,15 @@ def job_environment(folder: ModelFolder, repo_root: Path) -> Any:
     from azure.ai.ml.entities import Environment
 
     model = folder.config.model_name
+    project = factory_project(repo_root)
     conda = {
         "name": f"{model}-env",
         "channels": ["conda-forge"],
-        "dependencies": [f"python={python_version(repo_root)}", "pip", {"pip": job_requirements(folder, repo_root)}],
+        "dependencies": [
+            f"python={python_version(project, repo_root)}",
+            "pip",
+            {"pip": job_requirements(folder, project)},
+        ],
     }
     spec = json.dumps({"image": folder.config.azure.image, "conda": conda}, sort_keys=True)
     version = hashlib.sha256(spec.encode()).hexdigest()[:12]
@@ -83,20 +93,18 @@ def job_environment(folder: ModelFolder, repo_root: Path) -> Any:
     )
 
 
-def input_type(folder: ModelFolder, repo_root: Path, value: Reference | str) -> str:
-    """The Azure ML input type of a step input: data asset type, params file, step folder or repo path."""
+def path_type(path: Path) -> str:
+    """The Azure ML input type of a repository path: uri_folder for a folder, uri_file otherwise."""
+    return "uri_folder" if path.is_dir() else "uri_file"
+
+
+def input_type(value: Reference | str, repo_root: Path, dataset_type: str) -> str:
+    """The Azure ML input type of a step input: the data asset's, the params file, a step folder or a repo path."""
     if isinstance(value, Reference):
         if value.source == "dataset":
-            return dataset_asset_type(folder, repo_root)
+            return dataset_type
         return "uri_file" if value.source == "params" else "uri_folder"
-    return "uri_folder" if (repo_root / value).is_dir() else "uri_file"
-
-
-def dataset_asset_type(folder: ModelFolder, repo_root: Path) -> str:
-    """The manifest's asset type, or uri_file / uri_folder from its dev data."""
-    if folder.dataset.asset_type:
-        return folder.dataset.asset_type
-    return "uri_folder" if (repo_root / folder.dataset.path).is_dir() else "uri_file"
+    return path_type(repo_root / value)
 
 
 def binding(kind: str, name: str) -> str:
@@ -114,7 +122,7 @@ def step_command(step: Step) -> str:
     return " ".join(parts)
 
 
-def step_component(folder: ModelFolder, repo_root: Path, step: Step, environment: str) -> Any:
+def step_component(folder: ModelFolder, repo_root: Path, step: Step, environment: str, dataset_type: str) -> Any:
     """One step as a command component."""
     from azure.ai.ml import Input, Output
     from azure.ai.ml.entities import CommandComponent
@@ -125,7 +133,7 @@ def step_component(folder: ModelFolder, repo_root: Path, step: Step, environment
         display_name=f"{model} {step.name}",
         description=f"python -m {step.module} (step {step.name} of mlops/{model}/pipeline.yaml)",
         command=step_command(step),
-        inputs={flag: Input(type=input_type(folder, repo_root, value)) for flag, value in step.inputs.items()},
+        inputs={flag: Input(type=input_type(value, repo_root, dataset_type)) for flag, value in step.inputs.items()},
         outputs={flag: Output(type="uri_folder") for flag in step.outputs},
         environment=environment,
         code=str(repo_root / CODE_DIR),
@@ -148,18 +156,28 @@ def check_pipeline(folder: ModelFolder, repo_root: Path) -> None:
 
 
 def build_pipeline(
-    folder: ModelFolder, repo_root: Path, *, compute: str, experiment: str, dataset: str, params: Path | None = None
+    folder: ModelFolder,
+    repo_root: Path,
+    *,
+    compute: str,
+    experiment: str,
+    dataset: str,
+    dataset_type: str,
+    params: Path | None = None,
 ) -> AmlPipeline:
     """The slot's pipeline as an Azure ML pipeline job on `compute`, reading the data asset `dataset`.
 
-    `dataset` is an `azureml:<name>:<version>` reference (or any path Azure ML accepts as an input).
+    `dataset` is an `azureml:<name>:<version>` reference (or any path Azure ML accepts as an input) of
+    type `dataset_type` (uri_file, uri_folder or mltable).
     """
     from azure.ai.ml import Input, dsl
 
     check_pipeline(folder, repo_root)
     environment = job_environment(folder, repo_root)
     reference = f"azureml:{environment.name}:{environment.version}"
-    components = {step.name: step_component(folder, repo_root, step, reference) for step in folder.pipeline.steps}
+    components = {
+        step.name: step_component(folder, repo_root, step, reference, dataset_type) for step in folder.pipeline.steps
+    }
     model = folder.config.model_name
 
     @dsl.pipeline(name=f"{model}_pipeline", display_name=f"{model} pipeline", compute=compute)
@@ -177,7 +195,7 @@ def build_pipeline(
         }
 
     job = pipeline(
-        dataset=Input(type=dataset_asset_type(folder, repo_root), path=dataset),
+        dataset=Input(type=dataset_type, path=dataset),
         params=Input(type="uri_file", path=str(params or (repo_root / folder.params_file))),
     )
     job.experiment_name = experiment
@@ -192,8 +210,7 @@ def _bind(value: Reference | str, bound: dict[str, Any], nodes: dict[str, Any], 
 
     if isinstance(value, Reference):
         return bound[value.source] if value.output is None else nodes[value.source].outputs[value.output]
-    path = repo_root / value
-    return Input(type="uri_folder" if path.is_dir() else "uri_file", path=str(path))
+    return Input(type=path_type(repo_root / value), path=str(repo_root / value))
 
 
 def validate(built: AmlPipeline) -> list[str]:

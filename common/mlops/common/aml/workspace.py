@@ -12,7 +12,6 @@ from pydantic import Field, field_validator
 from mlops.common.config import ConfigError, Strict, parse
 
 ENVIRONMENTS_FILE = Path("mlops") / "environments.yaml"
-EXTRA_HINT = "the Azure ML commands need the azure extra: run `uv sync --extra azure`"
 GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 EXPERIMENT_MAX = 64
 ENDPOINT_MAX = 32
@@ -65,11 +64,9 @@ def ml_client(environment: Workspace) -> Any:
             f"{ENVIRONMENTS_FILE}: environment {environment.name!r} has no subscription_id; set it before "
             "talking to Azure (--dry-run works without it)"
         )
-    try:
-        from azure.ai.ml import MLClient
-        from azure.identity import DefaultAzureCredential
-    except ImportError as error:
-        raise ConfigError(EXTRA_HINT) from error
+    from azure.ai.ml import MLClient  # `factory aml` checked the azure extra is installed
+    from azure.identity import DefaultAzureCredential
+
     return MLClient(
         DefaultAzureCredential(
             exclude_interactive_browser_credential=True,
