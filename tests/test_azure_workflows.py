@@ -179,27 +179,3 @@ def test_the_secrets_scan_and_whitespace_hooks_pass_for_every_option(factory: tu
     ):
         done = subprocess.run([*hook, *files], cwd=root, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
-
-
-BAD_FACTORY_ANSWERS = [
-    ({"environments": "Dev,prod"}, "environments must be 2-10 lowercase letters"),
-    ({"environments": "dev,dev"}, "must not repeat a name"),
-    ({"azure_subscription_id": "xyz"}, "must be a GUID"),
-    ({"compute_cluster": "1bad"}, "compute_cluster must be 3-16"),
-    ({"azure_workspace": "a"}, "azure_workspace must be 3-22"),
-    ({"azure_resource_group": "rg."}, "not ending with a dot"),
-]
-
-
-@pytest.mark.parametrize(("answers", "message"), BAD_FACTORY_ANSWERS, ids=[m for _, m in BAD_FACTORY_ANSWERS])
-def test_bad_azure_answers_are_rejected_and_nothing_is_written(tmp_path: Path, answers: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        render(tmp_path / "factory", "factory", **answers)
-    assert not (tmp_path / "factory").exists() or not any((tmp_path / "factory").iterdir())
-
-
-def test_a_bad_retraining_schedule_is_rejected(tmp_path: Path) -> None:
-    root = render(tmp_path / "factory", "factory")
-    with pytest.raises(ValueError, match="cron expression of five fields"):
-        render(root, "model", model_name="churn", retraining_schedule="every monday")
-    assert not (root / "mlops/churn").exists()

@@ -114,6 +114,7 @@ BAD_SLOT_ANSWERS = [
     ({"primary_metric": "rmse", "problem_type": "regression", "business_threshold": -1.0}, "must be positive"),
     ({"model_name": "Bad-Name"}, "lowercase Python identifier"),
     ({"org": "bad org!"}, "GitHub owner name"),
+    ({"retraining_schedule": "every monday"}, "cron expression of five fields"),
 ]
 
 
@@ -125,6 +126,24 @@ def test_bad_slot_answers_are_rejected_before_anything_is_written(tmp_path: Path
     with pytest.raises(ValueError, match=re.escape(message)):
         render(root, "model", **{"model_name": "churn", **answers})
     assert snapshot(root) == before
+
+
+BAD_FACTORY_ANSWERS = [
+    ({"environments": "Dev,prod"}, "environments must be 2-10 lowercase letters"),
+    ({"environments": "dev,dev"}, "must not repeat a name"),
+    ({"azure_subscription_id": "xyz"}, "must be a GUID"),
+    ({"compute_cluster": "1bad"}, "compute_cluster must be 3-16"),
+    ({"azure_workspace": "a"}, "azure_workspace must be 3-22"),
+    ({"azure_resource_group": "rg."}, "not ending with a dot"),
+]
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_FACTORY_ANSWERS, ids=[m for _, m in BAD_FACTORY_ANSWERS])
+def test_bad_factory_answers_are_rejected_and_nothing_is_written(tmp_path: Path, answers: dict, message: str) -> None:
+    dest = tmp_path / "factory"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        render(dest, "factory", **answers)
+    assert not dest.exists()
 
 
 METRICS = {
