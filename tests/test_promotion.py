@@ -84,25 +84,35 @@ def test_refuses_a_dirty_factory_naming_the_file(repos: tuple[Path, Path]) -> No
         promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
 
 
-def test_refuses_a_pipeline_step_whose_module_does_not_exist(repos: tuple[Path, Path]) -> None:
+BROKEN_PROTOTYPES = [
+    (
+        "configs/pipeline.yaml",
+        "module: churn.evaluate",
+        "module: churn.score",
+        "names churn.score, but src/churn/score.py does not exist",
+    ),
+    (
+        "configs/pipeline.yaml",
+        "      seed: 42\n",
+        "      seed: 42\n      shuffle: true\n",
+        "step prep is given --shuffle by pipeline.yaml but its argument parser does not define",
+    ),
+    ("configs/dataset.yaml", "target: churned\n", "", "the dataset manifest is incomplete"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "message"),
+    BROKEN_PROTOTYPES,
+    ids=["step module missing", "flag not defined", "manifest incomplete"],
+)
+def test_refuses_a_prototype_that_breaks_the_contract(
+    repos: tuple[Path, Path], path: str, old: str, new: str, message: str
+) -> None:
     prototype, factory = repos
-    edit(prototype / "configs/pipeline.yaml", "module: churn.evaluate", "module: churn.score")
-    git_commit_all(prototype, "Rename a step module without the file")
-    refused(prototype, factory, "names churn.score, but src/churn/score.py does not exist")
-
-
-def test_refuses_a_flag_the_step_does_not_define(repos: tuple[Path, Path]) -> None:
-    prototype, factory = repos
-    edit(prototype / "configs/pipeline.yaml", "      seed: 42\n", "      seed: 42\n      shuffle: true\n")
-    git_commit_all(prototype, "Give prep a flag it does not have")
-    refused(prototype, factory, "step prep is given --shuffle by pipeline.yaml but its argument parser does not define")
-
-
-def test_refuses_an_incomplete_dataset_manifest(repos: tuple[Path, Path]) -> None:
-    prototype, factory = repos
-    edit(prototype / "configs/dataset.yaml", "target: churned\n", "")
-    git_commit_all(prototype, "Drop the target")
-    refused(prototype, factory, "the dataset manifest is incomplete")
+    edit(prototype / path, old, new)
+    git_commit_all(prototype, f"Break {path}")
+    refused(prototype, factory, message)
 
 
 def test_refuses_a_prototype_from_a_newer_template(repos: tuple[Path, Path]) -> None:
