@@ -99,6 +99,18 @@ def test_worse_retrain_is_rejected_and_the_champion_is_unchanged(slot: Path) -> 
     assert len(registry.versions(cli.client(), "toy")) == 1
 
 
+def test_the_gate_sets_the_step_outputs_the_release_workflow_reads(
+    slot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    set_quality(slot, 0.75)
+    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
+    assert outputs.read_text() == "verdict=passed\nversion=1\nverdict=rejected\n"
+
+
 def test_better_retrain_becomes_challenger_then_champion_on_approval_and_rolls_back(slot: Path) -> None:
     set_quality(slot, 0.8)
     cli.main(["run", "toy"])

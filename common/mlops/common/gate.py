@@ -74,16 +74,18 @@ def judge(config: ModelConfig, candidate: float, champion: float | None, champio
 def publish(verdict: Verdict) -> str:
     """The verdict table, also appended to the GitHub job summary when running in Actions."""
     text = verdict.table()
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write(text + "\n\n")
+    _append_to_github_file("GITHUB_STEP_SUMMARY", text + "\n\n")
     return text
 
 
 def set_outputs(**values: str) -> None:
     """Step outputs for later jobs (`verdict`, `version`) when running in GitHub Actions."""
-    target = os.environ.get("GITHUB_OUTPUT")
+    _append_to_github_file("GITHUB_OUTPUT", "".join(f"{key}={value}\n" for key, value in values.items()))
+
+
+def _append_to_github_file(variable: str, text: str) -> None:
+    """Append to the file GitHub Actions names in `variable` (job summary, step outputs); elsewhere do nothing."""
+    target = os.environ.get(variable)
     if target:
         with Path(target).open("a", encoding="utf-8") as handle:
-            handle.writelines(f"{key}={value}\n" for key, value in values.items())
+            handle.write(text)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mlops.common.aml.pipeline import path_type
 from mlops.common.config import ConfigError, ModelFolder
 from mlops.common.tracking import content_digest
 
@@ -54,7 +55,13 @@ def data_asset(folder: ModelFolder, repo_root: Path, tier: Tier) -> DataAsset:
     local = repo_root / path
     if not remote and not local.exists():
         raise ConfigError(f"{where}: {tier} data {path} does not exist under {repo_root}")
-    kind = manifest.asset_type or ("uri_folder" if remote and path.endswith("/") or local.is_dir() else "uri_file")
+    kind: str
+    if manifest.asset_type:
+        kind = manifest.asset_type
+    elif remote:
+        kind = "uri_folder" if path.endswith("/") else "uri_file"
+    else:
+        kind = path_type(local)
     if kind == "mltable" and not remote and not (local / "MLTable").is_file():
         raise ConfigError(f"{where}: asset_type mltable needs a folder with an MLTable file; {path} has none")
     if kind == "uri_file" and not remote and local.is_dir():
