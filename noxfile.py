@@ -14,6 +14,7 @@ TEST_DEPS = [*nox.project.dependency_groups(PYPROJECT, "test"), "uv", "ruff"]
 # Generated projects use the machine's Python; uv must never download one.
 ENV = {"UV_PYTHON_DOWNLOADS": "never"}
 NO_TESTS_COLLECTED = 5  # a tier whose marker selects nothing is not a failure
+DURATIONS = "--durations=15"  # slow tests stay visible in every CI log
 
 
 @nox.session
@@ -21,8 +22,8 @@ def tests(session: nox.Session) -> None:
     """Run the whole suite: the fast tier, then the slow tier (generated projects end to end)."""
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    session.run("pytest", "-m", "not slow", *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
-    session.run("pytest", "-m", "slow", *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    session.run("pytest", "-m", "not slow", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    session.run("pytest", "-m", "slow", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
 
 
 @nox.session
@@ -30,7 +31,7 @@ def tests_fast(session: nox.Session) -> None:
     """Run only the fast tier: renders, validators and the shared pipeline code."""
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    session.run("pytest", "-m", "not slow", *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    session.run("pytest", "-m", "not slow", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
 
 
 @nox.session

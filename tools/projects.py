@@ -14,8 +14,21 @@ from typing import Any
 import copier
 
 ROOT = Path(__file__).resolve().parent.parent
-# Caches shared by every generated project a test run creates (uv packages, pre-commit hook envs).
-CACHE = Path(os.environ.get("MFT_TEST_CACHE", Path.home() / ".cache" / "model-factory-templates-tests"))
+# Variables that would point a generated project at another environment, interpreter or lock mode.
+# The user's cache and index settings (UV_CACHE_DIR, UV_INDEX_URL, XDG_CACHE_HOME...) are kept: every
+# generated project then shares the user's uv and pre-commit caches.
+FOREIGN_ENVIRONMENT = (
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "MLFLOW_",
+    "NOX_",
+    "UV_PROJECT_ENVIRONMENT",
+    "UV_PYTHON",
+    "UV_FROZEN",
+    "UV_LOCKED",
+    "UV_NO_SYNC",
+    "UV_OFFLINE",
+)
 
 
 class CommandFailed(AssertionError):
@@ -47,17 +60,11 @@ def snapshot_template(dest: Path, tag: str | None = None) -> Path:
 
 
 def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for generated projects: machine Python only, shared caches, no user config."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("VIRTUAL_ENV", "UV_", "PYTHONPATH", "MLFLOW_", "NOX_"))
-    }
+    """Environment for generated projects: the machine's Python, the user's caches, no foreign environment."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(FOREIGN_ENVIRONMENT)}
     env.update(
         UV_PYTHON_DOWNLOADS="never",
         UV_PYTHON=base_python(),
-        UV_CACHE_DIR=str(CACHE / "uv"),
-        PRE_COMMIT_HOME=str(CACHE / "pre-commit"),
         UV_NO_PROGRESS="1",
         GIT_AUTHOR_NAME="Test",
         GIT_AUTHOR_EMAIL="test@example.com",

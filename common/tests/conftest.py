@@ -13,6 +13,12 @@ import yaml
 
 from mlops.common.config import ModelConfig
 
+@pytest.fixture(autouse=True)
+def work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder: MLflow writes ./mlruns and ./mlflow.db, never into the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 SPEC = {
     "steps": [
         {"name": "prep", "module": "toy.prep", "inputs": {"raw_data": "${dataset}"}, "outputs": ["prep_data"]},
