@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from projects import edit, git_commit_all, render
+from projects import edit, git_commit_all, render, run, uv
 
 from mlops.common.aml import assets, deploy
 from mlops.common.aml.commands import build
-from mlops.common.aml.pipeline import dump_job, pipeline_output, validate
+from mlops.common.aml.pipeline import dump_job, job_requirements, pipeline_output, validate
 from mlops.common.aml.workspace import Workspace, endpoint_name, experiment_name, load_environments, ml_client
 from mlops.common.config import ConfigError, load_model_folder
 from mlops.common.spec import SpecError
@@ -34,6 +35,7 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     render(root, "factory", environments="dev,prod", compute_cluster="gpu-a100", azure_workspace="mlw-acme")
     for model, problem_type in SLOTS.items():
         render(root, "model", model_name=model, problem_type=problem_type)
+    run([uv(), "lock", "--quiet"], root)  # the committed lock the job environments are built from
     git_commit_all(root, "Factory with slots")
     return root
 
@@ -78,17 +80,42 @@ def test_job_yaml_goes_to_a_temp_path_and_the_repo_stays_clean(factory: Path, tm
     assert subprocess.run(["git", "status", "--porcelain"], cwd=factory, capture_output=True, text=True).stdout == ""
 
 
-def test_environment_version_follows_the_requirements(factory: Path) -> None:
-    folder = load_model_folder(factory / "mlops/churn")
+def test_the_job_environment_pins_exactly_what_uv_lock_pins(factory: Path) -> None:
+    built, _ = build(load_model_folder(factory / "mlops/churn"), factory, load_environments(factory), "dev", "main")
+    pinned = built.environment.conda_file["dependencies"][2]["pip"]
+    locked = {(p["name"], p["version"]) for p in tomllib.loads((factory / "uv.lock").read_text())["package"]}
+    assert pinned and all("==" in requirement for requirement in pinned)
+    for requirement in pinned:
+        name, version = requirement.split(";")[0].strip().split("==")
+        assert (name, version) in locked, requirement
+    assert any(requirement.startswith("mlflow==") for requirement in pinned)
+    assert not any(requirement.startswith(("pytest==", "azure-ai-ml==")) for requirement in pinned)  # dev, extra
+
+
+def test_a_model_dependency_group_changes_only_that_slots_environment(factory: Path) -> None:
     environments = load_environments(factory)
-    before, _ = build(folder, factory, environments, "dev", "main")
-    (factory / "mlops/churn/requirements.txt").write_text("lightgbm>=4,<5\n")
+    churn, fares = (load_model_folder(factory / "mlops" / model) for model in ("churn", "fares"))
+    before = {
+        name: build(folder, factory, environments, "dev", "main")[0].environment
+        for name, folder in (("churn", churn), ("fares", fares))
+    }
+    run([uv(), "add", "--quiet", "--no-sync", "--group", "churn", "tabulate>=0.9"], factory)
     try:
-        after, _ = build(folder, factory, environments, "dev", "main")
+        after = {
+            name: build(folder, factory, environments, "dev", "main")[0].environment
+            for name, folder in (("churn", churn), ("fares", fares))
+        }
     finally:
-        (factory / "mlops/churn/requirements.txt").unlink()
-    assert after.environment.version != before.environment.version
-    assert "lightgbm>=4,<5" in after.environment.conda_file["dependencies"][2]["pip"]
+        run(["git", "checkout", "--", "pyproject.toml", "uv.lock"], factory)
+    assert after["churn"].version != before["churn"].version
+    assert any(dep.startswith("tabulate==") for dep in after["churn"].conda_file["dependencies"][2]["pip"])
+    assert after["fares"].version == before["fares"].version
+
+
+def test_a_missing_lock_is_named_with_the_fix(factory: Path, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text((factory / "pyproject.toml").read_text())
+    with pytest.raises(SpecError, match=r"uv\.lock is missing: run `uv lock` and commit uv\.lock"):
+        job_requirements(load_model_folder(factory / "mlops/churn"), tmp_path)
 
 
 def test_a_slot_can_choose_its_own_compute(factory: Path) -> None:

@@ -13,6 +13,7 @@ import yaml
 
 from mlops.common.config import ModelConfig
 
+
 @pytest.fixture(autouse=True)
 def work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs in its own folder: MLflow writes ./mlruns and ./mlflow.db, never into the repository."""

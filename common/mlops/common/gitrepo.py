@@ -18,9 +18,14 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-def dirty_files(repo: Path) -> list[str]:
-    """Paths with uncommitted changes (staged, unstaged or untracked and not ignored)."""
-    return [line[3:] for line in git(repo, "status", "--porcelain").splitlines()]
+def dirty_files(repo: Path, *paths: str) -> list[str]:
+    """Paths with uncommitted changes (staged, unstaged or untracked and not ignored), under `paths` if given."""
+    return [line[3:] for line in git(repo, "status", "--porcelain", "--", *paths).splitlines()]
+
+
+def listing(paths: list[str], shown: int = 10) -> str:
+    """A few paths for a message, and how many more there are."""
+    return ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
 def require_clean(repo: Path, role: str, error: type[RepoError] = RepoError) -> None:
@@ -29,5 +34,4 @@ def require_clean(repo: Path, role: str, error: type[RepoError] = RepoError) -> 
         raise error(f"the {role} {repo} is not a git work tree")
     dirty = dirty_files(repo)
     if dirty:
-        listed = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
-        raise error(f"the {role} {repo} has uncommitted changes: {listed}. Commit or stash them first.")
+        raise error(f"the {role} {repo} has uncommitted changes: {listing(dirty)}. Commit or stash them first.")

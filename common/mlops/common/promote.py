@@ -1,15 +1,18 @@
 """`factory promote`: bring a prototype's model into its factory slot in one command, with no hand edits.
 
 Promotion is a template update plus a file copy into a known shape:
-1. both repositories are clean git work trees;
+1. the factory is a clean git work tree, and the prototype has no uncommitted change in what promotion reads;
 2. the slot is created (`copier copy`) or brought to the factory's template version (`copier update`);
-3. files are copied by MAPPING (the dataset manifest's `path` is pointed at the slot's data folder);
-4. the contract is checked: pipeline steps are modules of the model with the flags they are given,
+3. the files git tracks are copied by MAPPING (the dataset manifest's `path` is pointed at the slot's data);
+4. the model's own dependencies (the prototype's, beyond the factory's) become the dependency group
+   named after the model, in pyproject.toml and uv.lock (`uv add --group`);
+5. the contract is checked: pipeline steps are modules of the model with the flags they are given,
    the manifest is complete, the prototype's template is not newer than the factory's;
-5. the slot's tests and its local pipeline with the gate run;
-6. provenance is written to `mlops/<model>/promotion.yaml`.
+6. provenance is written to `mlops/<model>/promotion.yaml`;
+7. the slot's tests and its local pipeline with the gate run.
 Every write is staged as it happens, so the result is one staged, commit-ready change (review with
 `git diff --cached`, then commit), and an interrupted promotion is undone by `git checkout -f HEAD`.
+A gate rejection exits 2 with the change staged: committing it integrates the code, the registry is untouched.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import argparse
 import re
 import subprocess
 import sys
+import tomllib
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,12 +50,21 @@ MAPPING: tuple[tuple[str, str], ...] = (
     ("<path in configs/dataset.yaml>", "data/{model}/<same file name>"),
 )
 PROVENANCE = "promotion.yaml"
-IGNORED = ("__pycache__", ".pytest_cache", ".ipynb_checkpoints")
-EXTRA_REQUIREMENTS = "requirements.txt"
+# Digests in promotion.yaml say what they are; the secrets scan's baseline knows this exact shape.
+DIGEST_PREFIX = "sha256:"
+# Where the model's own dependencies went before they became a dependency group; removed on promotion.
+LEGACY_REQUIREMENTS = "requirements.txt"
+# What promotion reads from the prototype besides MAPPING: uncommitted changes there are refused.
+PROTOTYPE_INPUTS = ("configs/", "pyproject.toml", "uv.lock")
+EXIT_REJECTED = 2  # as `factory run`: the gate said no
 
 
 class PromotionError(RepoError):
     """Promotion cannot go on; the message names the files and the fix."""
+
+
+class GateRejected(PromotionError):
+    """The promoted model did not pass the gate; the code is staged, the registry untouched."""
 
 
 @dataclass
@@ -77,26 +90,57 @@ def require_clean(repo: Path, role: str) -> None:
     gitrepo.require_clean(repo, role, PromotionError)
 
 
+def prototype_paths(model: str, manifest: DatasetManifest) -> list[str]:
+    """Every prototype path promotion reads."""
+    return [source.format(model=model) for source, _ in MAPPING[:-1]] + [*PROTOTYPE_INPUTS, manifest.path]
+
+
+def require_committed(prototype: Path, paths: list[str]) -> None:
+    """Refuse uncommitted changes in what promotion reads: only committed work is promoted and recorded."""
+    if not (prototype / ".git").exists():
+        raise PromotionError(f"the prototype {prototype} is not a git work tree: `git init` and commit it first")
+    dirty = git(prototype, "status", "--porcelain", "--", *paths).splitlines()
+    if dirty:
+        listed = ", ".join(line[3:] for line in dirty[:10]) + (
+            f" and {len(dirty) - 10} more" if len(dirty) > 10 else ""
+        )
+        raise PromotionError(
+            f"the prototype {prototype} has uncommitted changes in what promotion reads: {listed}. "
+            "Commit them there first (only committed files are promoted)."
+        )
+
+
+def tracked(repo: Path, folder: str) -> list[str]:
+    """The files git tracks under a folder of the repository (ignored and untracked files never promote)."""
+    return sorted(filter(None, git(repo, "ls-files", "-z", "--", folder).split("\0")))
+
+
 def source_files(prototype: Path, model: str, manifest: DatasetManifest) -> dict[str, bytes]:
-    """Factory path -> bytes of every file promotion brings, read from the prototype."""
+    """Factory path -> bytes of every file promotion brings: the files git tracks in the prototype."""
     files: dict[str, bytes] = {}
     for source, target in MAPPING[:-1]:
-        source_path = prototype / source.format(model=model)
+        source_rel = source.format(model=model)
+        source_path = prototype / source_rel
         target_path = target.format(model=model)
         if source.endswith("/"):
-            if not source_path.is_dir():
-                raise PromotionError(f"{source_path} is missing: the prototype's model package must be there")
-            for file in sorted(source_path.rglob("*")):
-                if file.is_file() and not set(file.relative_to(source_path).parts) & set(IGNORED):
-                    files[target_path + file.relative_to(source_path).as_posix()] = file.read_bytes()
+            listed = tracked(prototype, source_rel)
+            if not listed:
+                raise PromotionError(
+                    f"{source_path} has no committed files: the prototype's model package must be there and committed"
+                )
+            for name in listed:
+                files[target_path + name[len(source_rel) :]] = (prototype / name).read_bytes()
         else:
-            if not source_path.is_file():
-                raise PromotionError(f"{source_path} is missing: the prototype must have it to promote")
+            if not tracked(prototype, source_rel):
+                raise PromotionError(
+                    f"{source_path} is missing or not committed: the prototype must have it to promote"
+                )
             files[target_path] = source_path.read_bytes()
     data = prototype / manifest.path
-    if not data.is_file():
+    if not data.is_file() or not tracked(prototype, manifest.path):
         raise PromotionError(
-            f"{prototype / 'configs/dataset.yaml'}: path {manifest.path} is not a file in the prototype"
+            f"{prototype / 'configs/dataset.yaml'}: path {manifest.path} is not a committed file in the prototype "
+            "(promotion brings the dev sample the manifest names; commit it, or point `path` at one)"
         )
     data_target = f"data/{model}/{data.name}"
     files[data_target] = data.read_bytes()
@@ -124,11 +168,9 @@ def plan(factory: Path, model: str, files: dict[str, bytes]) -> Plan:
             result.changed.append(path)
         else:
             result.unchanged += 1
-    for folder in (f"src/{model}", f"tests/{model}"):
-        for file in sorted((factory / folder).rglob("*")) if (factory / folder).is_dir() else []:
-            relative = file.relative_to(factory).as_posix()
-            if file.is_file() and relative not in files and not set(file.parts) & set(IGNORED):
-                result.removed.append(relative)
+    for folder in (f"src/{model}/", f"tests/{model}/"):
+        if (factory / ".git").exists():
+            result.removed += [path for path in tracked(factory, folder) if path not in files]
     return result
 
 
@@ -142,7 +184,11 @@ def edited_since_last_promotion(factory: Path, model: str, planned: Plan) -> lis
     provenance = factory / "mlops" / model / PROVENANCE
     if provenance.is_file():
         recorded = (yaml.safe_load(provenance.read_text(encoding="utf-8")) or {}).get("files", {})
-        return [path for path in touched if recorded.get(path) != content_digest(factory / path)]
+        return [
+            path
+            for path in touched
+            if str(recorded.get(path, "")).removeprefix(DIGEST_PREFIX) != content_digest(factory / path)
+        ]
     answers = f"mlops/{model}/{ANSWERS_FILE}"
     created = git(factory, "log", "--format=%H", "--diff-filter=A", "--", answers).split()
     if not created or not touched:
@@ -180,16 +226,45 @@ def check_template_versions(prototype: Path, factory: Path) -> tuple[str | None,
     return proto, fact
 
 
-def extra_requirements(prototype: Path, factory: Path) -> list[str]:
+def requirement_name(requirement: str) -> str:
+    """The normalised distribution name of a requirement string (`Scikit_Learn>=1` -> `scikit-learn`)."""
+    return re.split(r"[<>=!~\[; @]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
+
+
+def model_dependencies(prototype: Path, factory: Path) -> list[str]:
     """Dependencies the prototype declares that the factory does not: the model's own requirements."""
-    import tomllib
 
-    def names(pyproject: Path) -> dict[str, str]:
+    def declared(pyproject: Path) -> dict[str, str]:
         deps = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("dependencies", [])
-        return {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower().replace("_", "-"): dep for dep in deps}
+        return {requirement_name(dep): dep for dep in deps}
 
-    ours = names(factory / "pyproject.toml")
-    return sorted(dep for name, dep in names(prototype / "pyproject.toml").items() if name not in ours)
+    ours = declared(factory / "pyproject.toml")
+    return sorted(dep for name, dep in declared(prototype / "pyproject.toml").items() if name not in ours)
+
+
+def dependency_group(factory: Path, model: str) -> list[str]:
+    """The factory's dependency group of a model (its own libraries), empty if it has none."""
+    data = tomllib.loads((factory / "pyproject.toml").read_text(encoding="utf-8"))
+    group: list[str] = data.get("dependency-groups", {}).get(model, [])
+    return group
+
+
+def sync_dependency_group(factory: Path, model: str, wanted: list[str], echo: Callable[[str], None]) -> None:
+    """Make the model's dependency group hold exactly `wanted`, in pyproject.toml and uv.lock (`uv add/remove`)."""
+    current = {requirement_name(dep): dep for dep in dependency_group(factory, model)}
+    targets = {requirement_name(dep): dep for dep in wanted}
+    stale = sorted(name for name in current if name not in targets)
+    changed = sorted(dep for name, dep in targets.items() if current.get(name) != dep)
+    for command in (
+        ["uv", "remove", "--no-sync", "--group", model, *stale] if stale else None,
+        ["uv", "add", "--no-sync", "--group", model, *changed] if changed else None,
+    ):
+        if command:
+            echo(f"== dependencies: {' '.join(command)}")
+            done = subprocess.run(command, cwd=factory, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise PromotionError(f"{' '.join(command)} failed:\n{done.stderr.strip()[-3000:]}")
+    git(factory, "add", "--", "pyproject.toml", *(["uv.lock"] if (factory / "uv.lock").exists() else []))
 
 
 def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> str:
@@ -238,18 +313,23 @@ def write(factory: Path, planned: Plan) -> None:
         target.write_bytes(content)
 
 
-def run_checks(factory: Path, model: str, requirements: Iterable[str], echo: Callable[[str], None]) -> None:
-    """The slot's tests, then its local pipeline with the gate, in the factory's environment."""
-    extra = ["--with-requirements", f"mlops/{model}/{EXTRA_REQUIREMENTS}"] if list(requirements) else []
+def run_checks(factory: Path, model: str, echo: Callable[[str], None]) -> None:
+    """The slot's tests, then its local pipeline with the gate, in the factory's (locked) environment."""
     for title, command in (
-        ("tests", ["uv", "run", *extra, "pytest", "-q", "-p", "no:cacheprovider", f"tests/{model}"]),
-        ("pipeline + gate", ["uv", "run", *extra, "factory", "run", model]),
+        ("tests", ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", f"tests/{model}"]),
+        ("pipeline + gate", ["uv", "run", "factory", "run", model]),
     ):
         echo(f"== {title}: {' '.join(command)}")
-        done = subprocess.run(command, cwd=factory, capture_output=True, text=True, check=False)
-        echo(done.stdout.rstrip())
+        sys.stdout.flush()
+        done = subprocess.run(command, cwd=factory, check=False)  # output streams to the person running it
+        if done.returncode == EXIT_REJECTED and title == "pipeline + gate":
+            raise GateRejected(
+                f"the gate rejected the promoted {model} (verdict above): nothing was registered and "
+                f"{model} @champion is unchanged. The promoted files are staged: commit them to integrate the "
+                "code without a new model version, or drop them with `git checkout -f HEAD`"
+            )
         if done.returncode != 0:
-            raise PromotionError(f"{title} failed ({' '.join(command)}):\n{done.stderr.strip()[-3000:]}")
+            raise PromotionError(f"{title} failed ({' '.join(command)} exited {done.returncode}; output above)")
 
 
 def promote(
@@ -264,21 +344,27 @@ def promote(
 ) -> Plan:
     """The whole promotion; see the module docstring."""
     prototype, factory = prototype.resolve(), factory.resolve()
-    require_clean(prototype, "prototype")
-    require_clean(factory, "factory")
-    config = yaml.safe_load((prototype / "configs" / "config.yaml").read_text(encoding="utf-8")) or {}
+    config_file = prototype / "configs" / "config.yaml"
+    if not config_file.is_file():
+        raise PromotionError(f"{config_file} is missing: --from must point at a prototyping repo")
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
     if config.get("model_name") != model:
-        raise PromotionError(
-            f"{prototype / 'configs/config.yaml'} is for model {config.get('model_name')!r}, not {model!r}"
-        )
+        raise PromotionError(f"{config_file} is for model {config.get('model_name')!r}, not {model!r}")
     try:
         manifest = parse(prototype / "configs" / "dataset.yaml", DatasetManifest)
     except ConfigError as error:
         raise PromotionError(f"the dataset manifest is incomplete: {error}") from error
+    try:
+        require_committed(prototype, prototype_paths(model, manifest))
+        require_clean(factory, "factory")
+    except PromotionError as refusal:
+        if not dry_run:
+            raise
+        echo(f"note: a real promotion would stop here: {refusal}")
     proto_version, factory_version = check_template_versions(prototype, factory)
     files = source_files(prototype, model, manifest)
     check_contract(factory, model, files)
-    requirements = extra_requirements(prototype, factory)
+    dependencies = model_dependencies(prototype, factory)
     slot_exists = (factory / "mlops" / model / ANSWERS_FILE).is_file()
     planned = plan(factory, model, files)
     if slot_exists and not force:
@@ -288,55 +374,71 @@ def promote(
                 f"these slot files changed in the factory since the last promotion and would be overwritten: "
                 f"{', '.join(overwritten)}. Bring those changes to the prototype, or re-run with --force."
             )
+    dependency_change = sorted(dependencies) != sorted(dependency_group(factory, model))
     echo(("Dry run: nothing is written.\n" if dry_run else "") + planned.table())
+    if dependency_change:
+        echo(f"dependency group {model}: {', '.join(dependencies) or '(none)'}")
+    source_commit = git_commit(prototype)
+    if slot_exists and not (planned.added or planned.changed or planned.removed or dependency_change):
+        if recorded_source_commit(factory, model) == source_commit:
+            echo(f"Nothing to promote: slot {model} already holds {prototype.name} @ {str(source_commit)[:12]}.")
+            return planned
     if dry_run:
         return planned
     echo("Every change is staged as it is made: if this is interrupted, `git checkout -f HEAD` restores the factory.")
     echo(ensure_slot(factory, model, config))
     planned = plan(factory, model, files)  # the slot may be new: compare again
     write(factory, planned)
-    requirements_file = factory / "mlops" / model / EXTRA_REQUIREMENTS
-    if requirements:
-        requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
-    elif requirements_file.exists():
-        requirements_file.unlink()
-    stage(factory, model)
-    if run_slot_checks:
-        run_checks(factory, model, requirements, echo)
+    legacy = factory / "mlops" / model / LEGACY_REQUIREMENTS
+    if legacy.exists():
+        legacy.unlink()
+    sync_dependency_group(factory, model, dependencies, echo)
     provenance = {
         "model": model,
-        "source": str(prototype),
+        # The prototype by name and remote only: absolute local paths mean nothing on another machine.
+        "source": prototype.name,
         "source_remote": remote_url(prototype),
-        "source_commit": git_commit(prototype),
+        "source_commit": source_commit,
         "source_template_version": proto_version,
         "factory_template_version": factory_version,
         "factory_commit": git_commit(factory),
         "dataset": {
             "name": manifest.name,
             "version": manifest.version,
-            "digest": content_digest(prototype / manifest.path),
+            "digest": DIGEST_PREFIX + content_digest(prototype / manifest.path),
         },
-        "extra_requirements": requirements,
+        "dependencies": dependencies,
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "files": {path: content_digest(factory / path) for path in sorted(files)},
+        "files": {path: DIGEST_PREFIX + content_digest(factory / path) for path in sorted(files)},
     }
     (factory / "mlops" / model / PROVENANCE).write_text(
-        "# Written by `factory promote`; the next promotion compares against factory_commit.\n"
-        + yaml.safe_dump(provenance, sort_keys=False),
+        "# Written by `factory promote`; the next promotion compares the slot's files against these digests.\n"
+        + yaml.safe_dump(provenance, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
     stage(factory, model)
-    echo(f"Promoted {model} from {prototype} @ {provenance['source_commit']}. Review with `git diff --cached`, then:")
-    echo(f"  git commit -m 'Promote {model} from {prototype.name} {str(provenance['source_commit'])[:12]}'")
+    if run_slot_checks:
+        run_checks(factory, model, echo)
+    echo(f"Promoted {model} from {prototype.name} @ {source_commit}. Review with `git diff --cached`, then:")
+    echo(f"  git commit -m 'Promote {model} from {prototype.name} {str(source_commit)[:12]}'")
     return planned
 
 
+def recorded_source_commit(factory: Path, model: str) -> str | None:
+    """The prototype commit the slot was last promoted from, if it ever was."""
+    provenance = factory / "mlops" / model / PROVENANCE
+    if not provenance.is_file():
+        return None
+    commit = (yaml.safe_load(provenance.read_text(encoding="utf-8")) or {}).get("source_commit")
+    return str(commit) if commit else None
+
+
 def remote_url(repo: Path) -> str | None:
-    """The repository's `origin` URL, if it has one."""
+    """The repository's `origin` URL without any credentials in it, if it has one."""
     done = subprocess.run(
         ["git", "config", "--get", "remote.origin.url"], cwd=repo, capture_output=True, text=True, check=False
     )
-    return done.stdout.strip() or None
+    return re.sub(r"(?<=://)[^/@]+@", "", done.stdout.strip()) or None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -367,6 +469,9 @@ def run(args: Any) -> int:
             force=args.force,
             run_slot_checks=not args.skip_checks,
         )
+    except GateRejected as rejection:
+        print(f"rejected: {rejection}", file=sys.stderr)
+        return EXIT_REJECTED
     except PromotionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import shlex
+import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import Any
 
 from mlops.common.config import ModelFolder
 from mlops.common.contract import check_steps
-from mlops.common.promote import EXTRA_REQUIREMENTS
 from mlops.common.spec import Reference, SpecError, Step
 
 CODE_DIR = "src"
@@ -55,19 +55,30 @@ def python_version(project: dict[str, Any], repo_root: Path) -> str:
     return match.group(0)
 
 
-def job_requirements(folder: ModelFolder, project: dict[str, Any]) -> list[str]:
-    """What the steps need: the factory's dependencies plus the slot's own requirements.txt."""
-    extra = folder.path / EXTRA_REQUIREMENTS
-    lines = extra.read_text(encoding="utf-8").splitlines() if extra.is_file() else []
-    own = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return [*project.get("dependencies", []), *own]
+def job_requirements(folder: ModelFolder, repo_root: Path) -> list[str]:
+    """What the steps need, pinned as uv.lock pins them: the factory's dependencies and the model's own group.
+
+    The same lock drives local runs and CI (`uv sync --locked`), so the three train on the same versions.
+    """
+    lock = repo_root / "uv.lock"
+    if not lock.is_file():
+        raise SpecError(f"{lock} is missing: run `uv lock` and commit uv.lock (the job environment is built from it)")
+    model = folder.config.model_name
+    groups = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8")).get("dependency-groups", {})
+    command = ["uv", "export", "--frozen", "--no-default-groups", "--no-emit-project", "--no-hashes"]
+    command += ["--no-header", "--no-annotate", "--format", "requirements-txt"]
+    command += ["--group", model] if model in groups else []
+    done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise SpecError(f"{lock}: `{' '.join(command)}` failed: {done.stderr.strip()}")
+    return [line.strip() for line in done.stdout.splitlines() if line.strip() and not line.startswith(("#", "-"))]
 
 
 def job_environment(folder: ModelFolder, repo_root: Path) -> Any:
-    """The slot's job environment: its base image with the factory's Python and packages.
+    """The slot's job environment: its base image with the factory's Python and the locked packages.
 
-    The version is a digest of the image and the conda spec, so a dependency change makes a new version
-    and an unchanged one reuses the environment Azure ML has already built.
+    The version is a digest of the image and the conda spec, so a lock change makes a new version
+    and an unchanged lock reuses the environment Azure ML has already built.
     """
     from azure.ai.ml.entities import Environment
 
@@ -79,7 +90,7 @@ def job_environment(folder: ModelFolder, repo_root: Path) -> Any:
         "dependencies": [
             f"python={python_version(project, repo_root)}",
             "pip",
-            {"pip": job_requirements(folder, project)},
+            {"pip": job_requirements(folder, repo_root)},
         ],
     }
     spec = json.dumps({"image": folder.config.azure.image, "conda": conda}, sort_keys=True)
@@ -89,7 +100,7 @@ def job_environment(folder: ModelFolder, repo_root: Path) -> Any:
         version=version,
         image=folder.config.azure.image,
         conda_file=conda,
-        description=f"Job environment of model {model}: pyproject.toml dependencies and mlops/{model}/requirements.txt",
+        description=f"Job environment of model {model}: the packages uv.lock pins for the factory and group {model}",
     )
 
 
