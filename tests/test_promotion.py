@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,11 @@ def test_promotion_leaves_one_staged_change_with_provenance(repos: tuple[Path, P
     assert status and all(line.startswith("A  ") for line in status), status  # staged, nothing else
     provenance = yaml.safe_load((factory / "mlops/churn/promotion.yaml").read_text())
     assert provenance["source_commit"] == run(["git", "rev-parse", "HEAD"], prototype).strip()
-    assert provenance["source"] == str(prototype.resolve())
-    assert len(provenance["dataset"]["digest"]) == 64 and provenance["factory_template_version"]
+    assert provenance["source"] == "prototype"  # a name, never a local path
+    assert str(prototype.parent) not in (factory / "mlops/churn/promotion.yaml").read_text()
+    assert (
+        re.fullmatch("sha256:[0-9a-f]{64}", provenance["dataset"]["digest"]) and provenance["factory_template_version"]
+    )
     manifest = yaml.safe_load((factory / "mlops/churn/dataset.yaml").read_text())
     assert manifest["path"] == "data/churn/customer_churn.csv" and (factory / manifest["path"]).is_file()
     assert (factory / "src/churn/train.py").read_bytes() == (prototype / "src/churn/train.py").read_bytes()
@@ -73,7 +77,73 @@ def test_an_interrupted_promotion_is_undone_by_git_checkout_alone(repos: tuple[P
 def test_refuses_a_dirty_prototype_naming_the_file(repos: tuple[Path, Path]) -> None:
     prototype, factory = repos
     edit(prototype / "src/churn/train.py", "Train step", "Train step (edited)")
-    refused(prototype, factory, "has uncommitted changes: src/churn/train.py")
+    refused(prototype, factory, "has uncommitted changes in what promotion reads: src/churn/train.py")
+
+
+def test_refuses_an_untracked_file_of_the_model_package(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    (prototype / "src/churn/features.py").write_text('"""Not committed yet."""\n')
+    refused(prototype, factory, "has uncommitted changes in what promotion reads: src/churn/features.py")
+
+
+def test_a_dry_run_is_not_refused_for_files_it_does_not_touch(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    (factory / "uv.lock").write_text("# written by uv sync, not committed yet\n")
+    (prototype / "notes.md").write_text("ideas\n")
+    lines: list[str] = []
+    plan = promote(prototype, factory, "churn", dry_run=True, echo=lines.append)
+    assert "src/churn/train.py" in plan.added
+    assert any("a real promotion would stop here" in line and "uv.lock" in line for line in lines)
+
+
+def test_files_the_prototype_ignores_are_never_promoted(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    with (prototype / ".gitignore").open("a") as ignore:
+        ignore.write("src/churn/local_settings.py\n")
+    git_commit_all(prototype, "Ignore local settings")
+    (prototype / "src/churn/local_settings.py").write_text('PASSWORD = "hunter2"\n')
+    plan = promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    assert "src/churn/local_settings.py" not in plan.files
+    assert not (factory / "src/churn/local_settings.py").exists()
+
+
+def test_the_models_own_dependencies_become_its_dependency_group_in_the_lock(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    edit(prototype / "pyproject.toml", '    "skops>=0.11,<1",\n', '    "skops>=0.11,<1",\n    "tabulate>=0.9",\n')
+    git_commit_all(prototype, "Add a dependency")
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    pyproject = tomllib.loads((factory / "pyproject.toml").read_text())
+    assert pyproject["dependency-groups"]["churn"] == ["tabulate>=0.9"]
+    assert 'name = "tabulate"' in (factory / "uv.lock").read_text()
+    assert "tabulate" not in str(pyproject["project"]["dependencies"])  # other slots do not get it
+    assert {"pyproject.toml", "uv.lock"} <= {
+        line[3:] for line in run(["git", "status", "--porcelain"], factory).splitlines()
+    }
+    run(["git", "commit", "-q", "-m", "Promote churn"], factory)
+
+    edit(prototype / "pyproject.toml", '    "tabulate>=0.9",\n', "")
+    git_commit_all(prototype, "Drop the dependency")
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    assert "tabulate" not in (factory / "pyproject.toml").read_text()
+    assert 'name = "tabulate"' not in (factory / "uv.lock").read_text()
+
+
+def test_provenance_names_the_remote_without_credentials(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    run(["git", "remote", "add", "origin", "https://user:s3cret@git.example.com/team/churn.git"], prototype)
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    provenance = yaml.safe_load((factory / "mlops/churn/promotion.yaml").read_text())
+    assert provenance["source_remote"] == "https://git.example.com/team/churn.git"
+
+
+def test_promoting_the_same_commit_again_is_a_no_op(repos: tuple[Path, Path]) -> None:
+    prototype, factory = repos
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    run(["git", "commit", "-q", "-m", "Promote churn"], factory)
+    before = tree(factory)
+    lines: list[str] = []
+    promote(prototype, factory, "churn", echo=lines.append)  # would run the checks if anything changed
+    assert tree(factory) == before and any(line.startswith("Nothing to promote") for line in lines)
 
 
 def test_refuses_a_dirty_factory_naming_the_file(repos: tuple[Path, Path]) -> None:
