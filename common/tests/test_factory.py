@@ -84,6 +84,26 @@ def test_first_passing_run_registers_a_champion_with_full_lineage(slot: Path, ca
     assert "Gate for toy: PASSED" in capsys.readouterr().out
 
 
+def test_lineage_marks_uncommitted_code_and_names_the_prototype_commit_without_local_paths(slot: Path) -> None:
+    import subprocess
+
+    root = slot.parent.parent
+    identity = ["-c", "user.name=Factory Tests", "-c", "user.email=tests@example.com"]  # CI runners have none
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", *identity, "commit", "-qm", "slot"]):
+        subprocess.run(command, cwd=root, check=True, capture_output=True)
+    (slot / "promotion.yaml").write_text("source: churn-experiments\nsource_commit: 0123abc\n")
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    version = cli.client().get_model_version("toy", "1")
+    assert version.tags["git.dirty"] == "true" and len(version.tags["git.diff_digest"]) == 64
+    assert version.tags["promotion.source_commit"] == "0123abc"
+    assert version.tags["promotion.source"] == "churn-experiments"
+    logged = cli.client().get_run(version.run_id)
+    recorded = [*version.tags.values(), *logged.data.tags.values(), *logged.data.params.values()]
+    recorded += [d.dataset.source for d in logged.inputs.dataset_inputs]
+    assert not [value for value in recorded if str(root) in value]
+
+
 def test_first_run_below_the_business_threshold_registers_nothing(slot: Path) -> None:
     set_quality(slot, 0.6)
     assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED

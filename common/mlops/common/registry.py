@@ -22,6 +22,11 @@ LINEAGE_TAGS = (
     "dataset.digest",
     "dataset.path",
     "mlflow.source.git.commit",
+    "git.dirty",
+    "git.diff_digest",
+    "promotion.source",
+    "promotion.source_remote",
+    "promotion.source_commit",
     "template.version",
 )
 
@@ -52,12 +57,12 @@ def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
         return None
 
 
-def lineage(run: PipelineRun, params: dict[str, Any], verdict: Verdict, artifact_uri: str) -> dict[str, str]:
+def lineage(run: PipelineRun, params: dict[str, Any], verdict: Verdict) -> dict[str, str]:
     """Tags that tie a model version to its data, code, template, params, metrics and test predictions."""
     tags = {key: run.tags[key] for key in LINEAGE_TAGS if key in run.tags}
     tags.update({f"metric.{key}": repr(value) for key, value in run.metrics.items()})
     tags["params"] = json.dumps(params, sort_keys=True, default=str)[:5000]
-    tags["predictions_uri"] = f"{artifact_uri}/predictions/predictions.csv"
+    tags["predictions_uri"] = f"runs:/{run.run_id}/predictions/predictions.csv"  # portable, unlike a local path
     tags["gate.verdict"] = "passed" if verdict.passed else "rejected"
     tags["gate.checks"] = "; ".join(f"{c.name}: {c.candidate:.6g} vs {c.bar:.6g}" for c in verdict.checks)
     return tags
@@ -77,7 +82,7 @@ def register(
         client.create_registered_model(name, description=f"Model factory slot {name}")
     artifact_uri = client.get_run(run.run_id).info.artifact_uri
     version = client.create_model_version(
-        name, source=f"{artifact_uri}/model", run_id=run.run_id, tags=lineage(run, params, verdict, artifact_uri)
+        name, source=f"{artifact_uri}/model", run_id=run.run_id, tags=lineage(run, params, verdict)
     )
     changes = [_set_alias(client, name, CHALLENGER, version.version)]
     if version_by_alias(client, name, CHAMPION) is None:

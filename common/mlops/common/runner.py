@@ -25,7 +25,14 @@ from typing import Any
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
 from mlops.common.spec import Reference, SpecError, Step
 from mlops.common.tables import render_table
-from mlops.common.tracking import ANSWERS_FILE, content_digest, git_commit, template_version, tracking_uri
+from mlops.common.tracking import (
+    ANSWERS_FILE,
+    content_digest,
+    git_commit,
+    git_state,
+    template_version,
+    tracking_uri,
+)
 
 Echo = Callable[[str], None]
 STDERR_TAIL_LINES = 40
@@ -213,16 +220,38 @@ def run_tags(
         "dataset.version": folder.dataset.version,
         "dataset.digest": digest,
         "dataset.path": data,
-        "pipeline.workdir": str(workdir),
+        "pipeline.workdir": relative(workdir, repo_root),
     }
     commit = git_commit(repo_root)
     if commit:
         tags["mlflow.source.git.commit"] = commit
+    tags.update(git_state(repo_root))
+    tags.update(promotion_tags(folder.path / "promotion.yaml"))
     version = template_version(folder.path / ANSWERS_FILE) or template_version(repo_root / ANSWERS_FILE)
     if version:
         tags["template.version"] = version
     tags.update(extra_tags or {})
     return tags
+
+
+def relative(path: Path, root: Path) -> str:
+    """A path as people share it: relative to the repository when inside it (no local absolute paths)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def promotion_tags(provenance: Path) -> dict[str, str]:
+    """Which prototype commit a factory slot's code came from (its promotion.yaml), as run tags."""
+    if not provenance.is_file():
+        return {}
+    import yaml
+
+    recorded = yaml.safe_load(provenance.read_text(encoding="utf-8")) or {}
+    keys = {"source": "promotion.source", "source_remote": "promotion.source_remote"}
+    keys["source_commit"] = "promotion.source_commit"
+    return {tag: str(recorded[key]) for key, tag in keys.items() if recorded.get(key)}
 
 
 def start_tracking(
@@ -281,7 +310,7 @@ def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_ta
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")  # not a model schema
         dataset = mlflow.data.from_pandas(
             frame,
-            source=str(data),
+            source=folder.dataset.path,  # as the manifest names it: no local absolute path
             name=f"{folder.dataset.name}@{folder.dataset.version}",
             targets=folder.dataset.target,
         )

@@ -42,6 +42,29 @@ def git_commit(repo_root: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def git_state(repo_root: Path) -> dict[str, str]:
+    """Whether the work tree differs from its commit, and a digest of the difference when it does.
+
+    A model trained from uncommitted code is marked, and two such runs with the same changes share a digest.
+    """
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "-z"], cwd=repo_root, capture_output=True, check=False)
+    except OSError:
+        return {}
+    if status.returncode != 0:
+        return {}
+    if not status.stdout:
+        return {"git.dirty": "false"}
+    digest = hashlib.sha256(status.stdout)
+    diff = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=repo_root, capture_output=True, check=False)
+    digest.update(diff.stdout)
+    for entry in status.stdout.split(b"\0"):
+        path = repo_root / entry[3:].decode("utf-8", "surrogateescape")
+        if entry.startswith(b"??") and path.is_file():  # untracked: the diff does not hold its bytes
+            digest.update(path.read_bytes())
+    return {"git.dirty": "true", "git.diff_digest": digest.hexdigest()}
+
+
 def template_version(answers_file: Path) -> str | None:
     """The template version a repository (or slot) was generated or last updated from."""
     if not answers_file.is_file():
