@@ -8,14 +8,12 @@ stages follow the factory's answers; the retraining cron agrees with the slot co
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from projects import git_commit_all, render
+from projects import git_commit_all, render, tool
 
 COMBOS = {
     "trunk-none": {"branching_strategy": "trunk", "notifications": "none", "environments": "dev,staging,prod"},
@@ -25,13 +23,6 @@ COMBOS = {
 }
 SLOTS = {"churn": ("classification", ""), "churn_v2": ("classification", ""), "fares": ("regression", "0 3 * * 1")}
 WORKFLOWS = Path(".github/workflows")
-
-
-def tool(name: str) -> str:
-    """A console script of the test environment."""
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    assert found, f"{name} is not installed in the test environment"
-    return found
 
 
 def load(path: Path) -> dict:

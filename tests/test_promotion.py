@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from projects import edit, git_commit_all, render, run, text_files
+from projects import edit, git_commit_all, render, run, text_files, tool
 
 from mlops.common.promote import MAPPING, PromotionError, promote
 
@@ -233,3 +233,15 @@ def test_the_mapping_table_is_the_one_in_the_docs() -> None:
     page = (Path(__file__).resolve().parent.parent / "docs" / "promotion.md").read_text()
     for source, target in MAPPING:
         assert f"| `{source}` | `{target}` |" in page
+
+
+def test_provenance_passes_the_factorys_secrets_scan_which_still_catches_a_planted_secret(
+    repos: tuple[Path, Path],
+) -> None:
+    prototype, factory = repos
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    scan = [tool("detect-secrets-hook"), "--baseline", ".secrets.baseline", "mlops/churn/promotion.yaml"]
+    assert run(scan, factory, check=False) == ""
+    with (factory / "mlops/churn/promotion.yaml").open("a") as provenance:
+        provenance.write("api_token: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n")
+    assert "Hex High Entropy String" in run(scan, factory, check=False)

@@ -123,6 +123,14 @@ def uv() -> str:
     return found
 
 
+def tool(name: str) -> str:
+    """A console script of the test environment (installed by nox), or one on PATH."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if not found:
+        raise CommandFailed(f"{name} is not installed in the test environment")
+    return found
+
+
 def text_files(root: Path) -> list[Path]:
     """Every generated file except git internals and virtual environments."""
     skip = {".git", ".venv", "__pycache__", ".ruff_cache", ".pytest_cache"}
