@@ -10,6 +10,7 @@ import pytest
 import yaml
 from projects import edit, git_commit_all, render, run, text_files, tool
 
+from mlops.common import cli
 from mlops.common.promote import MAPPING, PromotionError, promote
 
 
@@ -245,3 +246,30 @@ def test_provenance_passes_the_factorys_secrets_scan_which_still_catches_a_plant
     with (factory / "mlops/churn/promotion.yaml").open("a") as provenance:
         provenance.write("api_token: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n")
     assert "Hex High Entropy String" in run(scan, factory, check=False)
+
+
+def test_factory_add_creates_a_slot_at_the_factorys_template_version(
+    repos: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    _, factory = repos
+    monkeypatch.chdir(factory)
+    assert cli.main(["add", "fares", "--problem-type", "regression", "--data", "business_threshold=5.0"]) == 0
+    answers = yaml.safe_load((factory / "mlops/fares/.copier-answers.yml").read_text())
+    base = yaml.safe_load((factory / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == base["_commit"] and answers["problem_type"] == "regression"
+    assert yaml.safe_load((factory / "mlops/fares/config.yaml").read_text())["business_threshold"] == 5.0
+    assert "git add -A && git commit" in capsys.readouterr().out
+    assert cli.main(["add", "fares"]) == 1
+    assert "model slot fares already exists" in capsys.readouterr().err
+
+
+def test_factory_status_of_a_missing_slot_says_how_to_add_it(
+    repos: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    _, factory = repos
+    monkeypatch.chdir(factory)
+    assert cli.main(["status", "churn"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "INFO" not in captured.err
+    assert "no model slot 'churn'" in captured.err and "uv run factory add churn" in captured.err
+    assert not (factory / "mlflow.db").exists()

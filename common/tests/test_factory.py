@@ -90,7 +90,7 @@ def test_lineage_marks_uncommitted_code_and_names_the_prototype_commit_without_l
     root = slot.parent.parent
     identity = ["-c", "user.name=Factory Tests", "-c", "user.email=tests@example.com"]  # CI runners have none
     for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", *identity, "commit", "-qm", "slot"]):
-        subprocess.run(command, cwd=root, check=True, capture_output=True)
+        subprocess.run(command, cwd=root, check=True, capture_output=True)  # noqa: S603  (fixed git argv)
     (slot / "promotion.yaml").write_text("source: churn-experiments\nsource_commit: 0123abc\n")
     set_quality(slot, 0.8)
     assert cli.main(["run", "toy"]) == 0

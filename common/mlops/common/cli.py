@@ -28,14 +28,21 @@ def slot_folder(model: str) -> Path:
     folder = SLOTS_DIR / model
     if not (folder / "config.yaml").is_file():
         known = sorted(p.parent.name for p in SLOTS_DIR.glob("*/config.yaml"))
-        raise ConfigError(f"no model slot {model!r} (no {folder / 'config.yaml'}); slots here: {known or 'none'}")
+        raise ConfigError(
+            f"no model slot {model!r} (no {folder / 'config.yaml'}); slots here: {', '.join(known) or 'none'}. "
+            f"Add it with `uv run factory add {model}`, or promote a prototype's model into it"
+        )
     return folder
 
 
 def client() -> Any:
-    """An MLflow client on the factory's tracking and registry store."""
+    """An MLflow client on the factory's tracking and registry store, without its start-up chatter."""
+    import logging
+
     from mlflow import MlflowClient
 
+    for name in ("mlflow", "alembic"):  # database creation and migrations log at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
     return MlflowClient(tracking_uri())
 
 
@@ -90,6 +97,7 @@ def gate_and_register(folder: ModelFolder, run: PipelineRun, workdir: Path) -> V
 
 def status(model: str) -> str:
     """Registered versions of a model with their aliases, metrics and data."""
+    slot_folder(model)
     mlflow = client()
     found = registry.versions(mlflow, model)
     by_version: dict[str, list[str]] = {}
@@ -127,6 +135,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run = commands.add_parser("run", help="run a slot locally: pipeline, gate, register")
     run.add_argument("model")
     run.add_argument("--workdir", type=Path, help="where step outputs go (default: outputs/<model>/<timestamp>)")
+    add = commands.add_parser("add", help="add a model slot at the factory's template version (copier copy)")
+    add.add_argument("model", help="the model name: a lowercase Python identifier, permanent")
+    add.add_argument("--problem-type", choices=["classification", "regression"], default="classification")
+    add.add_argument("--data", action="append", default=[], metavar="QUESTION=ANSWER", help="another slot answer")
     commands.add_parser("promote-champion", help="approve: @challenger becomes @champion").add_argument("model")
     rollback = commands.add_parser("rollback", help="point @champion at an earlier version")
     rollback.add_argument("model")
@@ -155,7 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             _, verdict = run_slot(args.model, args.workdir)
             return 0 if verdict.passed else EXIT_REJECTED
-        if args.command == "promote-champion":
+        if args.command == "add":
+            answers = dict(item.split("=", 1) for item in args.data if "=" in item)
+            print(fleet.add_slot(Path.cwd(), args.model, {"problem_type": args.problem_type, **answers}))
+            print(f"Commit it: git add -A && git commit -m 'Add the {args.model} slot'")
+        elif args.command == "promote-champion":
             print(f"{args.model} {registry.promote_champion(client(), args.model)}")
         elif args.command == "rollback":
             print(f"{args.model} {registry.rollback(client(), args.model, args.version)}")

@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import tomllib
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -269,24 +268,17 @@ def sync_dependency_group(factory: Path, model: str, wanted: list[str], echo: Ca
 
 def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> str:
     """Create the slot, or bring it to the factory base's template version; says which it did."""
-    import copier
-
-    base = yaml.safe_load((factory / ANSWERS_FILE).read_text(encoding="utf-8"))
+    base_version = template_version(factory / ANSWERS_FILE)
     answers = factory / "mlops" / model / ANSWERS_FILE
     if answers.is_file():
-        fleet.copier_update(factory, str(answers.relative_to(factory)), base.get("_commit"))
-        done = f"slot {model} brought to template {base.get('_commit')} (copier update)"
+        fleet.copier_update(factory, str(answers.relative_to(factory)), base_version)
+        done = f"slot {model} brought to template {base_version} (copier update)"
     else:
-        data = {"template": "model", "model_name": model, "problem_type": prototype_config.get("problem_type")}
+        data = {"problem_type": prototype_config.get("problem_type")}
         if prototype_config.get("primary_metric"):
             data["primary_metric"] = prototype_config["primary_metric"]
             data["greater_is_better"] = prototype_config.get("greater_is_better", True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # optional external data is absent from copier's scratch copies
-            copier.run_copy(
-                base["_src_path"], str(factory), data=data, defaults=True, vcs_ref=base.get("_commit"), quiet=True
-            )
-        done = f"slot {model} created from template {base.get('_commit')} (copier copy)"
+        done = fleet.add_slot(factory, model, data)
     stage(factory, model)
     return done
 
