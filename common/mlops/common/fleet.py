@@ -9,6 +9,7 @@ already at the target version are no-ops, so it continues where it stopped.
 from __future__ import annotations
 
 import re
+import subprocess
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -101,6 +102,16 @@ def add_slot(factory: Path, model: str, answers: Mapping[str, Any]) -> str:
     return f"slot {model} created from template {base.get('_commit')} (copier copy)"
 
 
+def relock(repo: Path, echo: Callable[[str], None] = print) -> None:
+    """After an update changed pyproject.toml, bring uv.lock along, so `uv sync --locked` keeps passing."""
+    if not (repo / "uv.lock").is_file() or "pyproject.toml" not in dirty_files(repo, "pyproject.toml"):
+        return
+    done = subprocess.run(["uv", "lock", "--quiet"], cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RepoError(f"{repo / 'uv.lock'}: `uv lock` failed after the update changed pyproject.toml:\n{done.stderr}")
+    echo("  uv.lock updated for the new pyproject.toml")
+
+
 def update_fleet(
     factory: Path, only: str | None = None, vcs_ref: str | None = None, echo: Callable[[str], None] = print
 ) -> Rollout:
@@ -118,6 +129,7 @@ def update_fleet(
             echo("Resolve the markers (keep what is right from both sides), commit, then run `factory update` again.")
             return rollout
         if dirty_files(factory):
+            relock(factory, echo)
             git(factory, "add", "-A")
             git(factory, "commit", "-q", "-m", f"Update {label} to template {after}")  # the repo's hooks run
             rollout.updated.append(label)
