@@ -112,7 +112,7 @@ def git_commit_all(repo: Path, message: str) -> None:
     if not (repo / ".git").exists():
         run(["git", "init", "-q", "-b", "main"], repo)
     run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "--no-verify", "-m", message], repo)
+    run(["git", "commit", "-q", "-m", message], repo)  # the repo's hooks run when it has them installed
 
 
 def uv() -> str:

@@ -171,7 +171,7 @@ def test_status_lists_versions_with_aliases_and_metrics(slot: Path, capsys: pyte
 def test_unknown_slot_is_named_with_the_slots_that_exist(slot: Path, capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["run", "nope"]) == 1
     error = capsys.readouterr().err
-    assert "no model slot 'nope'" in error and "['toy']" in error
+    assert "no model slot 'nope'" in error and "slots here: toy." in error
 
 
 def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(slot: Path, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
+from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,8 @@ from .schema import CATEGORICAL, NUMERIC, TARGET
 
 TRAIN_FILE = "train.csv"
 TEST_FILE = "test.csv"
-# What a saved model needs to load and predict; pinned to this environment. Listing them
-# spares MLflow its slow requirement inference (a subprocess that imports the model).
-MODEL_REQUIREMENTS = ("scikit-learn", "skops", "pandas", "numpy")
+# Always needed to load a saved model: the format it is saved in and the table type it predicts on.
+LOADING_REQUIREMENTS = ("skops", "pandas")
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -33,6 +32,34 @@ def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return frame[NUMERIC].astype("float64").join(frame[CATEGORICAL]), frame[TARGET]
 
 
+def model_requirements(model: Any) -> list[str]:
+    """What loading the model needs, pinned as this environment has it.
+
+    The distribution of every class and function the fitted object holds is included, so an estimator
+    from a new library brings that library. Walking the object is instant, unlike MLflow's own
+    inference, which imports the saved model in a subprocess.
+    """
+    modules: set[str] = set()
+    seen: set[int] = set()
+    stack: list[Any] = [model]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, str | bytes | int | float | bool | None):
+            continue
+        seen.add(id(item))
+        owner = item if isinstance(item, type) or callable(item) else type(item)
+        modules.add(str(getattr(owner, "__module__", "") or "").split(".")[0])
+        if isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple | set):
+            stack += list(item)
+        elif hasattr(item, "__dict__") and not isinstance(item, type) and not callable(item):
+            stack += list(vars(item).values())
+    installed = packages_distributions()
+    distributions = {name for module in modules for name in installed.get(module, [])}
+    return sorted(f"{name}=={version(name)}" for name in distributions | set(LOADING_REQUIREMENTS))
+
+
 def save_model(model: Any, sample: pd.DataFrame, folder: Path, trusted_types: list[str]) -> None:
     """Save a fitted estimator as an MLflow model (safe skops format) with a signature and an input example."""
     import mlflow.sklearn
@@ -44,7 +71,7 @@ def save_model(model: Any, sample: pd.DataFrame, folder: Path, trusted_types: li
         str(folder),
         signature=signature,
         input_example=sample.head(3),
-        pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
+        pip_requirements=model_requirements(model),
         skops_trusted_types=trusted_types,
     )
 
