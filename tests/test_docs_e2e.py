@@ -13,6 +13,7 @@ runnable (`<!-- docs-test: skip ... -->` in the page source); the reviewed list 
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
             "IPYTHONDIR": str(jupyter / "ipython"),
         }
     )
+    if os.geteuid() == 0:  # CI runs as root, which JupyterLab refuses unless its config allows it
+        (jupyter / "config").mkdir(parents=True)
+        (jupyter / "config" / "jupyter_server_config.json").write_text('{"ServerApp": {"allow_root": true}}')
     return Chain(work, template, env)
 
 

@@ -8,7 +8,7 @@ import pathspec
 import pytest
 import yaml
 from pre_commit_hooks import check_merge_conflict
-from projects import ROOT, edit, git_commit_all, render, run, snapshot_template, text_files
+from projects import ROOT, edit, git_commit_all, render, run, snapshot_template, text_files, uv
 
 from mlops.common import fleet
 
@@ -30,6 +30,11 @@ def release_v2(repo: Path) -> None:
     edit(repo / "common/mlops/common/tables.py", '"""Plain-text tables', '"""Plain-text (Markdown) tables')
     edit(repo / "common/model/steps/train.py", '"""Train step:', '"""Train step (v2 template):')
     edit(repo / "factory-template/model/docs/models/{{ model_name }}.md.jinja", "## Run it", "## Run it locally")
+    edit(
+        repo / "factory-template/repo/pyproject.toml.jinja",
+        '    "ruff>=0.9,<1",\n',
+        '    "ruff>=0.9,<1",\n    "tabulate>=0.9",\n',
+    )
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +193,13 @@ def test_fleet_rollout_can_be_limited_to_one_slot(factory: Path) -> None:
     rollout = fleet.update_fleet(factory, only="fares", echo=lambda _: None)
     assert rollout.updated == ["slot fares"]
     assert yaml.safe_load((factory / "mlops/churn/.copier-answers.yml").read_text())["_commit"] == V1
+
+
+def test_fleet_rollout_brings_the_lock_along_when_a_release_changes_dependencies(factory: Path) -> None:
+    run([uv(), "lock", "--quiet"], factory)
+    git_commit_all(factory, "Lock the factory")
+    rollout = fleet.update_fleet(factory, vcs_ref=V2, echo=lambda _: None)
+    assert rollout.stopped_at is None and "factory base" in rollout.updated
+    assert 'name = "tabulate"' in (factory / "uv.lock").read_text()
+    run([uv(), "lock", "--check"], factory)  # what `uv sync --locked` in CI requires
+    assert run(["git", "status", "--porcelain"], factory) == ""
