@@ -142,6 +142,17 @@ def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, 
                 assert "${{ inputs." not in step.get("run", ""), f"{path.name}:{name}: inputs go through env"
 
 
+def test_every_job_installs_the_committed_lock_and_nothing_else(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    for path in (root / WORKFLOWS).glob("*.yml"):
+        for name, job in load(path)["jobs"].items():
+            for step in job.get("steps", []):
+                for line in step.get("run", "").splitlines():
+                    if "uv sync" in line:
+                        assert "--locked" in line, (path.name, name, line)
+                    assert "--with-requirements" not in line and "pip install" not in line, (path.name, name, line)
+
+
 def test_the_retraining_cron_is_in_the_workflow_and_the_config(factory: tuple[Path, dict]) -> None:
     from mlops.common.config import load_model_folder
     from mlops.common.workflows import schedule_problems, workflow_crons

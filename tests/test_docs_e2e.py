@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,7 +148,7 @@ client = mlflow.MlflowClient("sqlite:///mlflow.db")
 version = client.get_model_version_by_alias("{MODEL}", "champion")
 model = mlflow.pyfunc.load_model("models:/{MODEL}@champion")
 path = mlflow.artifacts.download_artifacts("models:/{MODEL}@champion/requirements.txt")
-print(json.dumps({{"version": version.version, **version.tags, "requirements": open(path).read()}}))
+print(json.dumps({{"version": str(version.version), **version.tags, "requirements": open(path).read()}}))
 """
     return json.loads(chain.sh([uv(), "run", "python", "-c", code], FACTORY).strip().splitlines()[-1])
 
@@ -264,6 +265,24 @@ def test_the_updates_page_rolls_a_release_out_to_the_factory_and_the_experiment_
     assert "# Checks of this slot." in (chain.work / FACTORY / ".github/workflows/churn-pr.yml").read_text()
     chain.sh([uv(), "sync", "--locked"], FACTORY)
     chain.sh([uv(), "sync", "--locked"], PROTOTYPE)
+
+
+def test_a_refactor_the_gate_rejects_is_integrated_with_the_registry_untouched(chain: Chain) -> None:
+    chain.sh([uv(), "run", "factory", "promote-champion", MODEL], FACTORY)  # v2 serves: a tie cannot beat it
+    versions = chain.sh([uv(), "run", "factory", "status", MODEL], FACTORY)
+    prep = chain.work / PROTOTYPE / "src/churn/prep.py"
+    prep.write_text(prep.read_text().replace('"""Prep step', '"""Prep step (refactored)', 1))
+    chain.sh(["git", "commit", "-q", "-am", "Refactor: clearer prep docstring"], PROTOTYPE)
+    promote = [uv(), "run", "factory", "promote", "--from", f"../{PROTOTYPE}", "--model", MODEL]
+    done = subprocess.run(promote, cwd=chain.work / FACTORY, env=chain.env, capture_output=True, text=True)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "rejected: the gate rejected the promoted churn" in done.stderr
+    assert "nothing was registered" in done.stderr and "commit them to integrate the code" in done.stderr
+    assert chain.sh([uv(), "run", "factory", "status", MODEL], FACTORY) == versions
+    staged = chain.sh(["git", "diff", "--cached", "--name-only"], FACTORY).split()
+    assert "src/churn/prep.py" in staged and "mlops/churn/promotion.yaml" in staged
+    chain.sh(["git", "commit", "-q", "-m", "Integrate the prep refactor (no new model version)"], FACTORY)
+    chain.sh([uv(), "run", "pre-commit", "run", "--all-files"], FACTORY)
 
 
 def test_every_documented_command_ran_except_the_reviewed_few(chain: Chain) -> None:

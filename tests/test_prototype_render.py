@@ -161,6 +161,13 @@ def test_generated_code_is_lint_clean(project: tuple[Path, dict[str, Any]]) -> N
         assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_ci_installs_the_committed_lock(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    workflow = yaml.safe_load((root / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert "uv sync --locked" in runs and not [run for run in runs if "uv sync" in run and "--locked" not in run]
+
+
 def test_shared_code_is_byte_identical_to_its_single_source(project: tuple[Path, dict[str, Any]]) -> None:
     root, answers = project
     shipped = sorted((root / "mlops" / "common").glob("*.py"))
