@@ -185,6 +185,7 @@ BAD_ANSWERS = [
     ({"project_name": "  "}, "project_name must not be empty"),
     ({"description": "two\nlines"}, "description must be one line"),
     ({"author": ""}, "author must not be empty"),
+    ({"description": "half an emoji \ud83d"}, "description must be valid Unicode text"),
     ({"python_version": "2.7"}, "Invalid choice"),
     ({"problem_type": "clustering"}, "Invalid choice"),
 ]
