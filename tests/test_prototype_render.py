@@ -191,7 +191,9 @@ BAD_ANSWERS = [
     ({"repo_slug": "double--dash"}, "repo_slug must be"),
     ({"project_name": "  "}, "project_name must not be empty"),
     ({"description": "two\nlines"}, "description must be one line"),
+    ({"author": "Ann\x85Lee"}, "author must be one line"),  # NEL: a line break YAML folds
     ({"author": ""}, "author must not be empty"),
+    ({"description": "half an emoji \ud83d"}, "description must be valid Unicode text"),
     ({"python_version": "2.7"}, "Invalid choice"),
     ({"problem_type": "clustering"}, "Invalid choice"),
 ]

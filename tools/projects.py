@@ -45,14 +45,20 @@ def render(dest: Path, template: str, vcs_ref: str | None = "HEAD", src: Path = 
     return dest
 
 
-def snapshot_template(dest: Path, tag: str | None = None) -> Path:
-    """A committed copy of this template repo's work tree (tracked and new files), for copy/update tests."""
+def copy_work_tree(dest: Path) -> Path:
+    """A plain copy of this template repo's work tree (tracked and new files): copier renders it without a clone."""
     dest.mkdir(parents=True, exist_ok=True)
     listed = run(["git", "ls-files", "-co", "--exclude-standard", "-z"], ROOT).split("\0")
     for name in filter(None, listed):
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def snapshot_template(dest: Path, tag: str | None = None) -> Path:
+    """A committed copy of this template repo's work tree (tracked and new files), for copy/update tests."""
+    copy_work_tree(dest)
     git_commit_all(dest, "Template snapshot")
     if tag:
         run(["git", "tag", tag], dest)
