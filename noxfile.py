@@ -15,15 +15,17 @@ TEST_DEPS = [*nox.project.dependency_groups(PYPROJECT, "test"), "uv", "ruff"]
 ENV = {"UV_PYTHON_DOWNLOADS": "never"}
 NO_TESTS_COLLECTED = 5  # a tier whose marker selects nothing is not a failure
 DURATIONS = "--durations=15"  # slow tests stay visible in every CI log
+FAST = "not slow and not hardening"
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the whole suite: the fast tier, then the slow tier (generated projects end to end)."""
+    """Run the whole suite: the fast tier, the slow tier (generated projects end to end), the hardening families."""
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    session.run("pytest", "-m", "not slow", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    session.run("pytest", "-m", FAST, DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
     session.run("pytest", "-m", "slow", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    session.run("pytest", "-m", "hardening", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
 
 
 @nox.session
@@ -31,7 +33,15 @@ def tests_fast(session: nox.Session) -> None:
     """Run only the fast tier: renders, validators and the shared pipeline code."""
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    session.run("pytest", "-m", "not slow", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    session.run("pytest", "-m", FAST, DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+
+
+@nox.session
+def hardening(session: nox.Session) -> None:
+    """Run only the measured adversarial families, one summary line each (answers, names, updates, gate, secrets)."""
+    session.install(*TEST_DEPS)
+    session.env.update(ENV)
+    session.run("pytest", "-m", "hardening", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
 
 
 @nox.session
