@@ -12,6 +12,7 @@ import yaml
 from mlops.common import cli, drift, registry
 from mlops.common.config import ModelConfig
 from mlops.common.gate import judge, publish
+from mlops.common.runner import EVALUATION_TAGS
 
 MakeSlot = Callable[..., Path]
 
@@ -227,7 +228,7 @@ def test_a_champion_logged_without_an_evaluation_digest_is_rescored(
     assert run_in(tmp_path / "first") == 0
     client = cli.client()
     champion = registry.version_by_alias(client, "toy", "champion")
-    for tag in registry.EVALUATION_TAGS:  # as a run logged before the gate recorded them
+    for tag in EVALUATION_TAGS:  # as a run logged before the gate recorded them
         client.delete_tag(champion.run_id, tag)
     set_quality(slot, 0.85)
     assert run_in(tmp_path / "second") == 0
