@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -10,3 +12,8 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "common"))
 # tools/projects.py renders templates and runs generated projects for tests, the demo and benchmarks.
 sys.path.insert(0, str(ROOT / "tools"))
+
+# Hypothesis keeps caches (constants, unicode data) in ./.hypothesis by default: keep them out of the work tree.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "model-factory-templates-hypothesis")
+)

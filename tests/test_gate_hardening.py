@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
-import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +25,6 @@ from mlops.common import cli, registry
 from mlops.common.config import ModelConfig, load_model_folder
 from mlops.common.gate import judge
 from mlops.common.runner import EVALUATION_TAGS, run_pipeline
-
-# The same examples on every run, so CI is deterministic; HYPOTHESIS_PROFILE=explore draws new ones.
-settings.register_profile("fixed", derandomize=True, database=None, deadline=None)
-settings.register_profile("explore", database=None, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 pytestmark = pytest.mark.hardening
 
