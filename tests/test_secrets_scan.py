@@ -1,4 +1,4 @@
-"""Fast tier: the generated repos' secrets scan and hook order.
+"""Fast tier: the generated repos' secrets scan, hook order and `.gitignore`.
 
 The scan is detect-secrets with the detectors of `common/repo/secret_detectors.py`, shipped byte-identical into
 both repos and named by their baseline. Each kind of the hardening family's corpus is reported by the detector
@@ -188,3 +188,50 @@ def test_a_baseline_naming_a_detector_file_that_is_not_there_fails_the_scan(repo
         baseline.write_text(original, encoding="utf-8")
     assert ours.returncode == 1 and "cannot run" in ours.stdout
     assert plain.returncode == 0  # why the hook is not plain detect-secrets-hook: it passes having scanned nothing
+
+
+MUST_IGNORE = [
+    ".env",
+    ".env.local",
+    "mlops/.env.production",
+    "mlflow.db",
+    "mlruns/0/meta.yaml",
+    "mlartifacts/1/model.pkl",
+    "outputs/churn/20261123T080000Z/model/model.skops",
+    "model.pkl",
+    "src/churn/artifacts/model.joblib",
+    "export/model.onnx",
+    "notebooks/.ipynb_checkpoints/01_eda-checkpoint.ipynb",
+    "reports/figures/roc_curve.png",
+]
+MUST_KEEP = [".env.example", "README.md", "uv.lock", "data/README.md"]
+DATA = {
+    # The bundled sample and a promoted one (promotion copies the file its manifest names into data/<model>/).
+    "factory": (
+        ["data/churn/customer_churn.csv", "data/churn/churn_2026_sample.csv", "data/fares/README.md"],
+        ["data/churn/full_extract.parquet", "data/churn/raw/2026-11.csv", "models/churn.pkl"],
+    ),
+    "prototype": (
+        ["data/raw/customer_churn.csv", "data/raw/README.md", "data/processed/README.md", "models/README.md"],
+        ["data/raw/full_extract.parquet", "data/processed/train.csv", "data/interim/clean.csv", "models/model.pkl"],
+    ),
+}
+
+
+@pytest.mark.parametrize("repo", ["prototype", "factory"])
+def test_gitignore_keeps_credentials_runs_models_and_bulk_data_out_and_samples_and_configs_in(
+    repos: dict[str, Path], repo: str
+) -> None:
+    root = repos[repo]
+    keep, ignore = DATA[repo]
+    configs = ["mlops/churn/config.yaml", "mlops/churn/promotion.yaml"] if repo == "factory" else ["configs/train.yaml"]
+    paths = [*MUST_IGNORE, *ignore, *MUST_KEEP, *keep, *configs]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        cwd=root,
+        input="\n".join(paths),
+        capture_output=True,
+        text=True,
+    )
+    ignored = set(done.stdout.split())
+    assert ignored == {*MUST_IGNORE, *ignore}, {"not ignored": {*MUST_IGNORE, *ignore} - ignored, "ignored": ignored}
