@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,16 @@ def hooks(root: Path) -> list[dict]:
     return [hook for repo in config["repos"] for hook in repo["hooks"]]
 
 
+def scan_folder(folder: Path) -> Path:
+    """A folder holding what the scan needs, from their single sources (shipped byte-identical, tested above)."""
+    (folder / "tools").mkdir(parents=True)
+    shutil.copy(DETECTORS, folder / "tools/secret_detectors.py")
+    shutil.copy(ROOT / "common/repo/secrets.baseline", folder / ".secrets.baseline")
+    hook_list = (ROOT / "common/repo/pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    (folder / ".pre-commit-config.yaml").write_text("repos:\n" + hook_list, encoding="utf-8")
+    return folder
+
+
 def scan(root: Path, files: list[str]) -> dict[str, list[dict]]:
     """The repo's detect-secrets hook, as its entry runs it, on `files`: the findings per file."""
     entry = shlex.split(next(hook for hook in hooks(root) if hook["id"] == "detect-secrets")["entry"])
@@ -103,7 +114,7 @@ def test_the_scan_reads_notebooks_before_nbstripout_and_every_hook_installs_from
 
 
 def test_each_kind_is_reported_by_its_own_detector_in_each_kind_of_file(tmp_path: Path) -> None:
-    root = render(tmp_path / "factory", "factory")
+    root = scan_folder(tmp_path / "repo")
     expected: dict[str, str | None] = {}  # file -> the secret type of the detector meant for its kind
     for plant in plants(Fake(seed=7)):
         name = f"{plant.kind}{SUFFIX[plant.location]}"
@@ -150,7 +161,7 @@ LOOK_ALIKES = {
 
 
 def test_look_alikes_and_notebook_figures_are_not_reported(tmp_path: Path) -> None:
-    root = render(tmp_path / "factory", "factory")
+    root = scan_folder(tmp_path / "repo")
     for name, lines in LOOK_ALIKES.items():
         (root / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     figure = Fake(seed=11).b64(3000)  # a PNG's base64: high entropy, never a secret
