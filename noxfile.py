@@ -16,6 +16,7 @@ ENV = {"UV_PYTHON_DOWNLOADS": "never"}
 NO_TESTS_COLLECTED = 5  # a tier whose marker selects nothing is not a failure
 DURATIONS = "--durations=15"  # slow tests stay visible in every CI log
 FAST = "not slow and not hardening"
+DOCS_DEPS = ["pyyaml", "pydantic", "copier>=9.15.2,<10"]  # docs_tables.py renders the templates to list their files
 
 
 @nox.session
@@ -47,7 +48,7 @@ def hardening(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """Lint and format-check the repo's Python, type-check the shared code, check the docs are current."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"), "pyyaml", "pydantic")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"), *DOCS_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -57,7 +58,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def docs_tables(session: nox.Session) -> None:
     """Regenerate the docs tables derived from copier.yml."""
-    session.install("pyyaml", "pydantic")
+    session.install(*DOCS_DEPS)
     session.run("python", "tools/docs_tables.py")
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
-from projects import ROOT, render
+from projects import ROOT, render, run
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
 
@@ -43,3 +43,16 @@ def test_action_pins_are_full_commit_shas() -> None:
     assert len(pins) >= 3
     for action, ref, tag in pins:
         assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{action} {tag} must be pinned to a commit SHA"
+
+
+def test_a_release_never_drops_a_model_owned_path() -> None:
+    """Every model-owned path any committed docs/files.md listed is still rendered (lint keeps the page current)."""
+    from docs_tables import model_owned_paths
+
+    current = model_owned_paths((ROOT / "docs" / "files.md").read_text(encoding="utf-8"))
+    assert (
+        "template=model: src/<model>/metrics.py" in current and "template=prototype: notebooks/01_eda.ipynb" in current
+    )
+    for commit in run(["git", "log", "--format=%H", "--", "docs/files.md"], ROOT).split():
+        earlier = model_owned_paths(run(["git", "show", f"{commit}:docs/files.md"], ROOT))
+        assert earlier <= current, f"{commit} listed model-owned paths a release may not drop: {earlier - current}"

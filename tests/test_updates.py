@@ -11,6 +11,9 @@ from pre_commit_hooks import check_merge_conflict
 from projects import ROOT, edit, git_commit_all, render, run, snapshot_template, text_files, uv
 
 from mlops.common import fleet
+from mlops.common.gitrepo import RepoError
+
+pytestmark = pytest.mark.hardening  # the "updates" family: every scenario reports to the tally
 
 V1, V2 = "v0.1.0", "v0.2.0"
 UPGRADING = "# Upgrading\n\nRead CHANGELOG.md before running copier update.\n"
@@ -78,7 +81,7 @@ def factory(tmp_path: Path, releases: Path) -> Path:
     return root
 
 
-def test_user_edits_in_model_owned_files_are_kept(prototype: Path) -> None:
+def test_user_edits_in_model_owned_files_are_kept(prototype: Path, tally) -> None:
     edit(prototype / "src/churn/train.py", '"""Train step:', '"""Train step (our version):')
     edit(prototype / "configs/train.yaml", "n_estimators: 100", "n_estimators: 150")
     git_commit_all(prototype, "Our experiment")
@@ -86,9 +89,10 @@ def test_user_edits_in_model_owned_files_are_kept(prototype: Path) -> None:
     assert "(our version)" in (prototype / "src/churn/train.py").read_text()
     assert "v2 template" not in (prototype / "src/churn/train.py").read_text()
     assert "n_estimators: 150" in (prototype / "configs/train.yaml").read_text()
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_non_overlapping_edits_in_template_owned_files_are_merged(prototype: Path) -> None:
+def test_non_overlapping_edits_in_template_owned_files_are_merged(prototype: Path, tally) -> None:
     edit(prototype / ".github/workflows/ci.yml", "name: CI\n", "name: Experiment CI\n")
     git_commit_all(prototype, "Rename the workflow")
     update(prototype)
@@ -96,9 +100,10 @@ def test_non_overlapping_edits_in_template_owned_files_are_merged(prototype: Pat
     assert "name: Experiment CI" in workflow and "timeout-minutes: 25" in workflow
     assert "<<<<<<<" not in workflow
     assert "Plain-text (Markdown) tables" in (prototype / "mlops/common/tables.py").read_text()
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_overlapping_edits_leave_markers_that_fail_ci_and_drop_nothing(prototype: Path) -> None:
+def test_overlapping_edits_leave_markers_that_fail_ci_and_drop_nothing(prototype: Path, tally) -> None:
     edit(prototype / ".github/workflows/ci.yml", "timeout-minutes: 20", "timeout-minutes: 30")
     git_commit_all(prototype, "Longer CI timeout")
     update(prototype)
@@ -108,27 +113,31 @@ def test_overlapping_edits_leave_markers_that_fail_ci_and_drop_nothing(prototype
     assert check_merge_conflict.main(["--assume-in-merge", str(workflow)]) == 1
     hook = (prototype / ".pre-commit-config.yaml").read_text()
     assert "check-merge-conflict --assume-in-merge" in hook  # the generated CI runs this hook on all files
+    tally.add("updates", scenarios=1, edits_lost=0, conflicts=1, conflicts_failing_checks=1)
 
 
-def test_a_file_the_user_deleted_stays_deleted(prototype: Path) -> None:
+def test_a_file_the_user_deleted_stays_deleted(prototype: Path, tally) -> None:
     (prototype / "CONTRIBUTING.md").unlink()
     git_commit_all(prototype, "We keep contribution notes elsewhere")
     update(prototype)
     assert not (prototype / "CONTRIBUTING.md").exists()
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_a_file_the_template_removed_is_removed_and_a_new_one_added(prototype: Path) -> None:
+def test_a_file_the_template_removed_is_removed_and_a_new_one_added(prototype: Path, tally) -> None:
     update(prototype)
     assert not (prototype / "models/README.md").exists()
     assert (prototype / "docs/UPGRADING.md").read_text() == UPGRADING
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_an_update_of_a_dirty_repo_is_refused_and_changes_nothing(prototype: Path) -> None:
+def test_an_update_of_a_dirty_repo_is_refused_and_changes_nothing(prototype: Path, tally) -> None:
     edit(prototype / "README.md", "## Start", "## Start here")
     before = snapshot(prototype)
     with pytest.raises(Exception, match="(?i)dirty"):
         update(prototype)
     assert snapshot(prototype) == before
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
 def template_owned(files: dict[str, bytes], model: str) -> dict[str, bytes]:
@@ -139,7 +148,7 @@ def template_owned(files: dict[str, bytes], model: str) -> dict[str, bytes]:
 
 
 def test_an_updated_repo_equals_a_fresh_copy_for_template_owned_files(
-    prototype: Path, releases: Path, tmp_path: Path
+    prototype: Path, releases: Path, tmp_path: Path, tally
 ) -> None:
     update(prototype)
     fresh = render(tmp_path / "fresh", "prototype", vcs_ref=V2, src=releases)
@@ -147,26 +156,29 @@ def test_an_updated_repo_equals_a_fresh_copy_for_template_owned_files(
     assert "mlops/common/tables.py" in expected and ".github/workflows/ci.yml" in expected
     assert "src/churn/train.py" not in expected
     assert updated == expected
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_an_update_from_the_latest_release_to_head_works(tmp_path: Path, releases: Path) -> None:
+def test_an_update_from_the_latest_release_to_head_works(tmp_path: Path, releases: Path, tally) -> None:
     repo = render(tmp_path / "experiment", "prototype", vcs_ref=V2, src=releases)
     git_commit_all(repo, "Generated at v0.2.0")
     update(repo, vcs_ref="HEAD")
     assert "## Branches and tags" in (repo / "CONTRIBUTING.md").read_text()
     assert yaml.safe_load((repo / ".copier-answers.yml").read_text())["_commit"].startswith("v0.2.0-1-g")
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_updating_one_slot_leaves_the_other_slot_and_the_base_byte_identical(factory: Path) -> None:
+def test_updating_one_slot_leaves_the_other_slot_and_the_base_byte_identical(factory: Path, tally) -> None:
     before = snapshot(factory)
     update(factory, answers_file="mlops/churn/.copier-answers.yml")
     after = snapshot(factory)
     changed = {path for path in set(before) | set(after) if before.get(path) != after.get(path)}
     assert changed == {"docs/models/churn.md", "mlops/churn/.copier-answers.yml"}
     assert "## Run it locally" in after["docs/models/churn.md"].decode()
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_fleet_rollout_commits_each_application_stops_at_a_conflict_and_resumes(factory: Path) -> None:
+def test_fleet_rollout_commits_each_application_stops_at_a_conflict_and_resumes(factory: Path, tally) -> None:
     workflow = factory / ".github/workflows/common.yml"
     edit(workflow, "timeout-minutes: 20", "timeout-minutes: 30")
     git_commit_all(factory, "Longer factory CI timeout")
@@ -187,15 +199,17 @@ def test_fleet_rollout_commits_each_application_stops_at_a_conflict_and_resumes(
     log = run(["git", "log", "--format=%s", "-2"], factory).splitlines()
     assert log == [f"Update slot fares to template {V2}", f"Update slot churn to template {V2}"]
     assert "timeout-minutes: 30" in workflow.read_text()
+    tally.add("updates", scenarios=1, edits_lost=0, conflicts=1, conflicts_failing_checks=1)
 
 
-def test_fleet_rollout_can_be_limited_to_one_slot(factory: Path) -> None:
+def test_fleet_rollout_can_be_limited_to_one_slot(factory: Path, tally) -> None:
     rollout = fleet.update_fleet(factory, only="fares", echo=lambda _: None)
     assert rollout.updated == ["slot fares"]
     assert yaml.safe_load((factory / "mlops/churn/.copier-answers.yml").read_text())["_commit"] == V1
+    tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_fleet_rollout_brings_the_lock_along_when_a_release_changes_dependencies(factory: Path) -> None:
+def test_fleet_rollout_brings_the_lock_along_when_a_release_changes_dependencies(factory: Path, tally) -> None:
     run([uv(), "lock", "--quiet"], factory)
     git_commit_all(factory, "Lock the factory")
     rollout = fleet.update_fleet(factory, vcs_ref=V2, echo=lambda _: None)
@@ -203,3 +217,111 @@ def test_fleet_rollout_brings_the_lock_along_when_a_release_changes_dependencies
     assert 'name = "tabulate"' in (factory / "uv.lock").read_text()
     run([uv(), "lock", "--check"], factory)  # what `uv sync --locked` in CI requires
     assert run(["git", "status", "--porcelain"], factory) == ""
+    tally.add("updates", scenarios=1, edits_lost=0)
+
+
+def dropping_release(repo: Path) -> None:
+    """A careless release: it stops rendering a model-owned slot file and a template-owned base page."""
+    (repo / "factory-template/model/src/{{ model_name }}/metrics.py.jinja").unlink()
+    (repo / "factory-template/repo/docs/azure.md.jinja").unlink()
+    (repo / "factory-template/repo/docs/index.md.jinja").unlink()
+    features = '"""Feature helpers of {{ model_name }}."""\n'
+    (repo / "factory-template/model/src/{{ model_name }}/features.py.jinja").write_text(features)
+
+
+@pytest.fixture
+def careless(tmp_path: Path) -> Path:
+    """A factory at v0.1.0 with one slot, and a template whose v0.2.0 drops files."""
+    template = snapshot_template(tmp_path / "template", tag=V1)
+    root = render(tmp_path / "factory", "factory", vcs_ref=V1, src=template)
+    git_commit_all(root, "Factory base at v0.1.0")
+    render(root, "model", vcs_ref=V1, src=template, model_name="churn")
+    git_commit_all(root, "Slot churn at v0.1.0")
+    dropping_release(template)
+    git_commit_all(template, "Release 0.2.0")
+    run(["git", "tag", V2], template)
+    return root
+
+
+def test_fleet_rollout_keeps_files_a_release_drops_when_the_user_changed_them(careless: Path, tally) -> None:
+    edit(careless / "docs/azure.md", "# ", "# (our notes) ")
+    git_commit_all(careless, "Our Azure notes")
+    lines: list[str] = []
+    stopped = fleet.update_fleet(careless, echo=lines.append)
+    assert stopped.stopped_at == "factory base" and stopped.conflicts == ["docs/azure.md"]
+    assert "(our notes)" in (careless / "docs/azure.md").read_text()
+    assert not (careless / "docs/index.md").exists()  # unchanged by the user: removed as the release says
+    assert any("the release removes files you changed: docs/azure.md" in line for line in lines)
+    assert run(["git", "log", "--format=%s", "-1"], careless).strip() == "Our Azure notes"  # nothing committed
+    git_commit_all(careless, "Take v0.2.0 of the base, keep our Azure notes")
+    edit(careless / "src/churn/metrics.py", '"""Classification metrics', '"""(tuned) Classification metrics')
+    git_commit_all(careless, "Tune the metrics")
+    stopped = fleet.update_fleet(careless, echo=lines.append)
+    assert stopped.stopped_at == "slot churn" and stopped.conflicts == ["src/churn/metrics.py"]
+    assert "(tuned)" in (careless / "src/churn/metrics.py").read_text()
+    tally.add("updates", scenarios=2, edits_lost=0)
+
+
+def test_fleet_rollout_removes_a_dropped_file_the_user_never_changed(careless: Path, tally) -> None:
+    rollout = fleet.update_fleet(careless, echo=lambda _: None)
+    assert rollout.stopped_at is None and rollout.updated == ["factory base", "slot churn"]
+    assert not (careless / "docs/azure.md").exists() and not (careless / "src/churn/metrics.py").exists()
+    assert (careless / "src/churn/features.py").read_text() == '"""Feature helpers of churn."""\n'  # a new file
+    assert run(["git", "status", "--porcelain"], careless) == ""
+    tally.add("updates", scenarios=2, edits_lost=0)
+
+
+def test_model_owned_files_the_user_deleted_stay_deleted_through_a_fleet_rollout(factory: Path, tally) -> None:
+    (factory / "tests/churn/test_evaluate.py").unlink()
+    (factory / "src/churn/metrics.py").rename(factory / "src/churn/scores.py")
+    (factory / "docs/azure.md").unlink()  # template-owned
+    git_commit_all(factory, "Our own layout")
+    lines: list[str] = []
+    rollout = fleet.update_fleet(factory, echo=lines.append)
+    assert rollout.stopped_at is None
+    assert not (factory / "tests/churn/test_evaluate.py").exists() and not (factory / "src/churn/metrics.py").exists()
+    assert (factory / "src/churn/scores.py").is_file() and not (factory / "docs/azure.md").exists()
+    assert run(["git", "status", "--porcelain"], factory) == ""
+    tally.add("updates", scenarios=3, edits_lost=0)
+
+
+def test_fleet_rollout_of_a_dirty_factory_is_refused_and_changes_nothing(factory: Path, tally) -> None:
+    edit(factory / "README.md", "## Start", "## Start here")
+    before = snapshot(factory)
+    with pytest.raises(RepoError, match="uncommitted changes: README.md"):
+        fleet.update_fleet(factory, echo=lambda _: None)
+    assert snapshot(factory) == before
+    tally.add("updates", scenarios=1, edits_lost=0)
+
+
+def test_fleet_rollout_stops_at_a_conflict_in_a_slot_and_resumes_after_it(factory: Path, tally) -> None:
+    page = factory / "docs/models/fares.md"
+    edit(page, "## Run it", "## Run it on your laptop")
+    git_commit_all(factory, "Our wording")
+    stopped = fleet.update_fleet(factory, echo=lambda _: None)
+    assert stopped.stopped_at == "slot fares" and stopped.conflicts == ["docs/models/fares.md"]
+    assert check_merge_conflict.main(["--assume-in-merge", str(page)]) == 1  # the generated checks fail on it
+    assert stopped.updated == ["factory base", "slot churn"]
+    text = page.read_text()
+    page.write_text(
+        "\n".join(
+            x for x in text.splitlines() if not x.startswith(("<<<<<<<", "=======", ">>>>>>>", "## Run it locally"))
+        )
+        + "\n"
+    )
+    git_commit_all(factory, "Resolve: keep our wording")
+    resumed = fleet.update_fleet(factory, echo=lambda _: None)
+    assert resumed.stopped_at is None and "## Run it on your laptop" in page.read_text()
+    tally.add("updates", scenarios=1, edits_lost=0, conflicts=1, conflicts_failing_checks=1)
+
+
+def test_a_model_owned_file_deleted_in_a_prototype_is_never_silently_restored(prototype: Path, tally) -> None:
+    for path in ("notebooks/01_eda.ipynb", "src/churn/metrics.py"):
+        (prototype / path).unlink()
+    git_commit_all(prototype, "We explore in scripts and score elsewhere")
+    update(prototype)
+    status = run(["git", "status", "--porcelain", "--", "notebooks", "src/churn"], prototype).splitlines()
+    # As docs/updates.md says: absent, or back as a new untracked file that `git status` shows before any commit.
+    assert all(line.startswith("?? ") for line in status), status
+    assert not (prototype / "src/churn/metrics.py").exists()
+    tally.add("updates", scenarios=1, edits_lost=0)

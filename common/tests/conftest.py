@@ -48,10 +48,16 @@ SPEC = {
 TOY_STEPS = {
     "__init__.py": "",
     "prep.py": """
-        import argparse, pathlib, shutil
+        import argparse, math, pathlib
         p = argparse.ArgumentParser(); p.add_argument("--raw_data"); p.add_argument("--prep_data")
+        p.add_argument("--test_size", type=float, default=1.0); p.add_argument("--seed", type=int, default=0)
         a = p.parse_args()
-        shutil.copy(a.raw_data, pathlib.Path(a.prep_data) / "train.csv")
+        header, *rows = pathlib.Path(a.raw_data).read_text().splitlines()
+        start = a.seed % len(rows)  # the split: rows rotated by the seed, the first test_size of them to test
+        rows = rows[start:] + rows[:start]
+        cut = max(1, math.ceil(len(rows) * a.test_size))
+        for name, part in (("train.csv", rows[cut:] or rows), ("test.csv", rows[:cut])):
+            (pathlib.Path(a.prep_data) / name).write_text("\\n".join([header, *part]) + "\\n")
     """,
     "train.py": """
         import argparse, pathlib, sys, yaml
@@ -65,14 +71,18 @@ TOY_STEPS = {
         (pathlib.Path(a.model_output) / "quality.txt").write_text(str(params.get("quality", 0.8)))
     """,
     "evaluate.py": """
-        import argparse, json, pathlib
+        import argparse, csv, json, pathlib
         p = argparse.ArgumentParser()
         for flag in ("--model_input", "--test_data", "--predictions", "--score_report"): p.add_argument(flag)
         a = p.parse_args()
         quality = float((pathlib.Path(a.model_input) / "quality.txt").read_text())
         rows = "\\n".join(str(round(quality * (i % 10) / 10, 3)) for i in range(200))
         (pathlib.Path(a.predictions) / "predictions.csv").write_text("score\\n" + rows + "\\n")
-        (pathlib.Path(a.score_report) / "metrics.json").write_text(json.dumps({"roc_auc": quality, "note": "x"}))
+        # Test rows may carry an `ease` column: easier rows score every model higher.
+        test = list(csv.DictReader((pathlib.Path(a.test_data) / "test.csv").read_text().splitlines()))
+        ease = sum(float(row.get("ease") or 0) for row in test) / len(test)
+        metrics = {"roc_auc": round(quality + ease, 6), "accuracy": round(quality - 0.1 + ease, 6), "note": "x"}
+        (pathlib.Path(a.score_report) / "metrics.json").write_text(json.dumps(metrics))
     """,
 }
 

@@ -12,6 +12,7 @@ import yaml
 from mlops.common import cli, drift, registry
 from mlops.common.config import ModelConfig
 from mlops.common.gate import judge, publish
+from mlops.common.runner import EVALUATION_TAGS
 
 MakeSlot = Callable[..., Path]
 
@@ -151,13 +152,105 @@ def test_rollback_refuses_unknown_and_current_versions(slot: Path, capsys: pytes
     assert "no version 7" in capsys.readouterr().err
 
 
-def test_champion_is_rescored_on_the_new_test_set_when_the_dataset_changed(slot: Path, capsys) -> None:
+# Rows 1-2 are easy (every model scores 0.1 higher on them), rows 3-4 hard.
+EASY_AND_HARD = "x,y,ease\n1,0,0.1\n2,1,0.1\n3,0,0\n4,1,0\n"
+
+
+def set_split(slot: Path, **args: float) -> None:
+    """Give the toy's prep step split args (test_size, seed), as a slot's pipeline.yaml does."""
+    spec = yaml.safe_load((slot / "pipeline.yaml").read_text())
+    spec["steps"][0]["args"] = args
+    (slot / "pipeline.yaml").write_text(yaml.safe_dump(spec))
+
+
+def run_in(workdir: Path) -> int:
+    """`factory run toy` with its step outputs (and any re-scoring of the champion) under `workdir`."""
+    return cli.main(["run", "toy", "--workdir", str(workdir)])
+
+
+@pytest.mark.parametrize(
+    ("champion_split", "challenger_split", "challenger_quality"),
+    [
+        ({"test_size": 0.5, "seed": 2}, {"test_size": 0.5, "seed": 0}, 0.75),  # hard rows, then easy rows
+        ({"test_size": 1.0, "seed": 0}, {"test_size": 0.5, "seed": 0}, 0.78),  # all rows, then the easy half
+    ],
+    ids=["seed", "test_size"],
+)
+def test_a_worse_model_cannot_pass_by_changing_the_split(
+    slot: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    champion_split: dict[str, float],
+    challenger_split: dict[str, float],
+    challenger_quality: float,
+) -> None:
+    (tmp_path / "data" / "toy.csv").write_text(EASY_AND_HARD)
+    set_split(slot, **champion_split)
     set_quality(slot, 0.8)
-    cli.main(["run", "toy"])
-    (slot.parent.parent / "data" / "toy.csv").write_text("x,y\n1,0\n2,1\n3,1\n")
+    assert run_in(tmp_path / "first") == 0
+    set_split(slot, **challenger_split)
+    set_quality(slot, challenger_quality)  # beats the champion's logged score only thanks to easier test rows
+    assert run_in(tmp_path / "second") == cli.EXIT_REJECTED
+    assert "re-scored on this run's test rows: split changed" in capsys.readouterr().out
+    assert (tmp_path / "second" / "champion").is_dir()
+    assert aliases() == {"champion": "1", "challenger": "1"}
+
+
+def test_a_worse_model_cannot_pass_by_changing_the_data(slot: Path, tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data" / "toy.csv"
+    data.write_text("x,y,ease\n3,0,0\n4,1,0\n")
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    data.write_text("x,y,ease\n1,0,0.1\n2,1,0.1\n")
+    set_quality(slot, 0.75)
+    assert run_in(tmp_path / "second") == cli.EXIT_REJECTED
+    assert "re-scored on this run's test rows: dataset changed" in capsys.readouterr().out
+    assert aliases() == {"champion": "1", "challenger": "1"}
+
+
+def test_the_champion_is_not_rescored_when_the_evaluation_rows_are_the_same(
+    slot: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    set_split(slot, test_size=0.5, seed=1)
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    set_quality(slot, 0.85)  # new hyperparameters, same data, split, evaluate step and metric
+    assert run_in(tmp_path / "second") == 0
+    digest = cli.client().get_run(registry.version_by_alias(cli.client(), "toy", "champion").run_id)
+    assert f"same evaluation rows (digest {digest.data.tags['evaluation.digest'][:12]})" in capsys.readouterr().out
+    assert not (tmp_path / "second" / "champion").exists()
+
+
+def test_a_champion_logged_without_an_evaluation_digest_is_rescored(
+    slot: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    client = cli.client()
+    champion = registry.version_by_alias(client, "toy", "champion")
+    for tag in EVALUATION_TAGS:  # as a run logged before the gate recorded them
+        client.delete_tag(champion.run_id, tag)
     set_quality(slot, 0.85)
-    assert cli.main(["run", "toy"]) == 0
-    assert "re-scored on this run's test set" in capsys.readouterr().out
+    assert run_in(tmp_path / "second") == 0
+    out = capsys.readouterr().out
+    assert "re-scored on this run's test rows: the champion's run recorded no evaluation digest" in out
+    assert (tmp_path / "second" / "champion").is_dir()
+
+
+def test_the_champion_is_rescored_when_the_primary_metric_or_the_evaluate_step_changed(
+    slot: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    config = yaml.safe_load((slot / "config.yaml").read_text())
+    (slot / "config.yaml").write_text(yaml.safe_dump({**config, "primary_metric": "accuracy"}))
+    evaluate = tmp_path / "src" / "toy" / "evaluate.py"
+    evaluate.write_text(evaluate.read_text() + "# a changed evaluate step\n")
+    set_quality(slot, 0.85)
+    assert run_in(tmp_path / "second") == 0
+    out = capsys.readouterr().out
+    assert "re-scored on this run's test rows: evaluate step changed, primary metric changed" in out
+    assert "| current @champion  | accuracy | 0.7500    | 0.7000 | pass " in out
 
 
 def test_status_lists_versions_with_aliases_and_metrics(slot: Path, capsys: pytest.CaptureFixture) -> None:
@@ -165,7 +258,7 @@ def test_status_lists_versions_with_aliases_and_metrics(slot: Path, capsys: pyte
     cli.main(["run", "toy"])
     capsys.readouterr()
     cli.main(["status", "toy"])
-    assert "| v1      | @challenger, @champion | roc_auc=0.8000" in capsys.readouterr().out
+    assert "| v1      | @challenger, @champion | accuracy=0.7000, roc_auc=0.8000" in capsys.readouterr().out
 
 
 def test_unknown_slot_is_named_with_the_slots_that_exist(slot: Path, capsys: pytest.CaptureFixture) -> None:

@@ -11,7 +11,7 @@ from mlops.common.config import ConfigError, ModelConfig, load_model_folder
 from mlops.common.runner import StepFailed, flatten, run_pipeline, step_command
 from mlops.common.spec import PipelineSpec, Reference, SpecError
 from mlops.common.tables import render_table
-from mlops.common.tracking import content_digest
+from mlops.common.tracking import content_digest, source_digest
 
 MakeSlot = Callable[..., Path]
 
@@ -115,6 +115,16 @@ def test_content_digest_depends_on_bytes_and_names(tmp_path: Path) -> None:
     assert content_digest(tmp_path / "a" / "x.csv") != content_digest(tmp_path / "a")
 
 
+def test_source_digest_follows_the_code_and_ignores_bytecode_caches(tmp_path: Path) -> None:
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "evaluate.py").write_text("SCORE = 1\n")
+    first = source_digest(tmp_path / "pkg")
+    (tmp_path / "pkg" / "__pycache__" / "evaluate.cpython-311.pyc").write_bytes(b"compiled")
+    assert source_digest(tmp_path / "pkg") == first
+    (tmp_path / "pkg" / "evaluate.py").write_text("SCORE = 2\n")
+    assert source_digest(tmp_path / "pkg") != first
+
+
 def test_render_table_aligns_columns_as_markdown() -> None:
     table = render_table(["metric", "value"], [("roc_auc", 0.81234), ("f1", None)])
     assert table.splitlines() == [
@@ -133,7 +143,7 @@ def test_runner_logs_params_metrics_dataset_and_results_in_one_run(tmp_path: Pat
     lines: list[str] = []
     run = run_pipeline(load_model_folder(folder), tmp_path, tmp_path / "work", uri=uri, echo=lines.append)
 
-    assert run.metrics == {"roc_auc": 0.8}
+    assert run.metrics == {"roc_auc": 0.8, "accuracy": 0.7}
     assert set(run.timings) == {"prep", "train", "evaluate"}
     assert any("step train" in line for line in lines) and any("| roc_auc" in line for line in lines)
     logged = MlflowClient(uri).get_run(run.run_id)
@@ -142,6 +152,8 @@ def test_runner_logs_params_metrics_dataset_and_results_in_one_run(tmp_path: Pat
     assert logged.data.metrics["roc_auc"] == 0.8 and "step_seconds.train" in logged.data.metrics
     assert logged.data.tags["dataset.digest"] == content_digest(tmp_path / "data" / "toy.csv")
     assert logged.data.tags["dataset.version"] == "3"
+    assert logged.data.tags["evaluation.metric"] == "roc_auc (higher is better)"
+    assert len(logged.data.tags["evaluation.digest"]) == 64 == len(run.tags["evaluation.rows_digest"])
     assert [d.dataset.name for d in logged.inputs.dataset_inputs] == ["toy@3"]
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(run.run_id)}
     assert artifacts == {"model", "score_report", "predictions"}

@@ -12,9 +12,9 @@ from typing import Any
 
 from mlops.common import drift, fleet, promote, registry, workflows
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
-from mlops.common.gate import Verdict, judge, publish, set_outputs
+from mlops.common.gate import Verdict, judge, publish, rescore_reason, set_outputs
 from mlops.common.gitrepo import RepoError
-from mlops.common.runner import PipelineRun, StepFailed, default_workdir, rescore, run_pipeline
+from mlops.common.runner import EVALUATION_DIGEST, PipelineRun, StepFailed, default_workdir, rescore, run_pipeline
 from mlops.common.spec import SpecError
 from mlops.common.tables import render_table
 from mlops.common.tracking import tracking_uri
@@ -47,18 +47,25 @@ def client() -> Any:
 
 
 def champion_bar(mlflow: Any, folder: ModelFolder, run: PipelineRun, workdir: Path) -> tuple[float | None, str]:
-    """The champion's primary metric on a comparable test set, and how it was obtained."""
+    """The champion's primary metric on this run's evaluation rows, and how it was obtained.
+
+    The champion's logged score is reused only when its evaluation digest (rows, evaluate step, metric) equals
+    this run's; otherwise this run's evaluate step scores the champion on this run's test rows.
+    """
     name, metric = folder.config.model_name, folder.config.primary_metric
     champion = registry.version_by_alias(mlflow, name, registry.CHAMPION)
     if champion is None:
         return None, ""
     logged = mlflow.get_run(champion.run_id)
-    if logged.data.tags.get("dataset.digest") == run.dataset_digest and metric in logged.data.metrics:
-        return logged.data.metrics[metric], f"v{champion.version}, logged on the same dataset digest"
-    # Different data: score the champion with this run's evaluate step on this run's test set.
+    reason = rescore_reason(logged.data.tags, logged.data.metrics, run.tags, metric)
+    if reason is None:
+        digest = run.tags[EVALUATION_DIGEST][:12]
+        return logged.data.metrics[metric], f"v{champion.version}, same evaluation rows (digest {digest})"
     model_dir = Path(mlflow.download_artifacts(champion.run_id, "model", str(workdir / "champion-download")))
     metrics = rescore(folder, run, model_dir, workdir / "champion", Path.cwd())
-    return metrics[metric], f"v{champion.version}, re-scored on this run's test set (dataset changed)"
+    if metric not in metrics:
+        raise ConfigError(f"re-scoring {name} v{champion.version} wrote no {metric} ({sorted(metrics)})")
+    return metrics[metric], f"v{champion.version}, re-scored on this run's test rows: {reason}"
 
 
 def run_slot(model: str, workdir: Path | None = None) -> tuple[PipelineRun, Verdict]:

@@ -102,6 +102,66 @@ def add_slot(factory: Path, model: str, answers: Mapping[str, Any]) -> str:
     return f"slot {model} created from template {base.get('_commit')} (copier copy)"
 
 
+def pristine(repo: Path, answers_file: str, version: str, target: Path) -> Path:
+    """What the template rendered for an application at `version` with its recorded answers, in `target`."""
+    import copier
+    import yaml
+
+    answers = yaml.safe_load((repo / answers_file).read_text(encoding="utf-8")) or {}
+    if answers_file != ANSWERS_FILE and (repo / ANSWERS_FILE).is_file():  # a slot reads the base's answers
+        (target / ANSWERS_FILE).write_bytes((repo / ANSWERS_FILE).read_bytes())
+    data = {key: value for key, value in answers.items() if not key.startswith("_")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(answers["_src_path"], str(target), data=data, defaults=True, vcs_ref=version, quiet=True)
+    return target
+
+
+def model_owned(path: str, model: str) -> bool:
+    """Whether a path belongs to a slot's model (created once by the template, then the team's)."""
+    return path.startswith((f"src/{model}/", f"tests/{model}/", f"data/{model}/")) or (
+        path.startswith(f"mlops/{model}/") and path.endswith(".yaml")
+    )
+
+
+def protect_work(repo: Path, answers_file: str, before: str, echo: Callable[[str], None] = print) -> list[str]:
+    """Undo what an update would lose; returns the changed files a release removed (restored: stop on them).
+
+    Model-owned files the user deleted and the update brought back are deleted again.
+    """
+    import tempfile
+
+    model = Path(answers_file).parent.name if answers_file != ANSWERS_FILE else None
+    returned = [
+        path
+        for path in filter(None, git(repo, "ls-files", "-z", "--others", "--exclude-standard").split("\0"))
+        if model
+        and model_owned(path, model)
+        and git(repo, "log", "-1", "--format=%H", "--diff-filter=D", "--", path).strip()
+    ]
+    for path in returned:
+        (repo / path).unlink()
+        echo(f"  kept deleted: {path} (you deleted it; the template still renders it)")
+    deleted = list(filter(None, git(repo, "ls-files", "-z", "--deleted").split("\0")))
+    if not deleted:
+        return []
+    with tempfile.TemporaryDirectory() as scratch:
+        rendered = pristine(repo, answers_file, before, Path(scratch))
+        changed = [
+            path
+            for path in deleted
+            if not (rendered / path).is_file() or (rendered / path).read_bytes() != git_bytes(repo, f"HEAD:{path}")
+        ]
+    if changed:
+        git(repo, "checkout", "HEAD", "--", *changed)
+    return changed
+
+
+def git_bytes(repo: Path, spec: str) -> bytes:
+    """The bytes of `git show <spec>` (a file at a commit)."""
+    return subprocess.run(["git", "show", spec], cwd=repo, capture_output=True, check=True).stdout
+
+
 def relock(repo: Path, echo: Callable[[str], None] = print) -> None:
     """After an update changed pyproject.toml, bring uv.lock along, so `uv sync --locked` keeps passing."""
     if not (repo / "uv.lock").is_file() or "pyproject.toml" not in dirty_files(repo, "pyproject.toml"):
@@ -122,6 +182,12 @@ def update_fleet(
         before = version_of(factory, answers_file)
         copier_update(factory, answers_file, vcs_ref)
         after = version_of(factory, answers_file)
+        kept = protect_work(factory, answers_file, before, echo) if before != after else []
+        if kept:
+            rollout.stopped_at, rollout.conflicts = label, kept
+            echo(f"{label}: {before} -> {after} STOPPED: the release removes files you changed: {', '.join(kept)}")
+            echo("They are restored. Keep them or delete them yourself, commit, then run `factory update` again.")
+            return rollout
         conflicts = conflicted(factory)
         if conflicts:
             rollout.stopped_at, rollout.conflicts = label, conflicts

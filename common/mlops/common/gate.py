@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.common.config import ModelConfig
+from mlops.common.runner import EVALUATION_DIGEST, EVALUATION_METRIC, EVALUATION_ROWS, EVALUATION_STEP
 from mlops.common.tables import render_table
 
 
@@ -69,6 +71,30 @@ def judge(config: ModelConfig, candidate: float, champion: float | None, champio
     else:
         checks.append(Check("current @champion", candidate, champion, config.beats(candidate, champion), champion_note))
     return Verdict(config.model_name, config.primary_metric, tuple(checks), tuple(notes))
+
+
+def rescore_reason(
+    champion_tags: Mapping[str, str], champion_metrics: Mapping[str, float], run_tags: Mapping[str, str], metric: str
+) -> str | None:
+    """Why the champion's logged score cannot be the bar for this run (None: same evaluation rows and metric)."""
+    logged, current = champion_tags.get(EVALUATION_DIGEST), run_tags.get(EVALUATION_DIGEST)
+    if not logged:
+        return "the champion's run recorded no evaluation digest"
+    if not current:
+        return "this run recorded no evaluation digest"
+    reasons = []
+    if champion_tags.get(EVALUATION_ROWS) != run_tags.get(EVALUATION_ROWS):
+        same_data = champion_tags.get("dataset.digest") == run_tags.get("dataset.digest")
+        reasons.append("split changed" if same_data else "dataset changed")
+    if champion_tags.get(EVALUATION_STEP) != run_tags.get(EVALUATION_STEP):
+        reasons.append("evaluate step changed")
+    if champion_tags.get(EVALUATION_METRIC) != run_tags.get(EVALUATION_METRIC):
+        reasons.append("primary metric changed")
+    if logged != current:
+        return ", ".join(reasons) or "evaluation digest changed"
+    if metric not in champion_metrics:
+        return f"the champion's run logged no {metric}"
+    return None
 
 
 def publish(verdict: Verdict) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.common.gate import Verdict
-from mlops.common.runner import PipelineRun
+from mlops.common.runner import EVALUATION_TAGS, PipelineRun
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -28,6 +28,7 @@ LINEAGE_TAGS = (
     "promotion.source_remote",
     "promotion.source_commit",
     "template.version",
+    *EVALUATION_TAGS,
 )
 
 

@@ -7,6 +7,7 @@ so a two-core machine spends that time in parallel with the first steps.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -30,12 +31,20 @@ from mlops.common.tracking import (
     content_digest,
     git_commit,
     git_state,
+    source_digest,
     template_version,
     tracking_uri,
 )
 
 Echo = Callable[[str], None]
 STDERR_TAIL_LINES = 40
+# What the evaluate step scored and how, recorded on every run: the gate reuses a champion's logged score only
+# when the champion's evaluation digest equals the candidate's (same rows, same evaluate code and args, same metric).
+EVALUATION_DIGEST = "evaluation.digest"
+EVALUATION_ROWS = "evaluation.rows_digest"
+EVALUATION_STEP = "evaluation.step_digest"
+EVALUATION_METRIC = "evaluation.metric"
+EVALUATION_TAGS = (EVALUATION_DIGEST, EVALUATION_ROWS, EVALUATION_STEP, EVALUATION_METRIC)
 
 
 class StepFailed(RuntimeError):
@@ -202,7 +211,8 @@ def run_pipeline(
     except BaseException:
         tracker.fail()
         raise
-    return finish_tracking(tracker, folder, PipelineRun("", "", {}, outputs, timings, digest, tags), data, echo)
+    result = PipelineRun("", "", {}, outputs, timings, digest, tags)
+    return finish_tracking(tracker, folder, result, data, echo, repo_root=repo_root)
 
 
 def run_tags(
@@ -267,11 +277,19 @@ def start_tracking(
 
 
 def finish_tracking(
-    tracker: _Tracker, folder: ModelFolder, result: PipelineRun, data: Path | None, echo: Echo = print
+    tracker: _Tracker,
+    folder: ModelFolder,
+    result: PipelineRun,
+    data: Path | None,
+    echo: Echo = print,
+    *,
+    repo_root: Path | None = None,
 ) -> PipelineRun:
     """Read the metrics of finished steps and log the whole run (the dataset too, when it is local)."""
     try:
         result.metrics = read_metrics(result.result(folder, "score_report"))
+        evaluation = evaluation_tags(folder, result.outputs, result.dataset_digest, repo_root or Path.cwd())
+        result.tags = {**result.tags, **evaluation}  # a new dict: the tracker thread may still read the old one
     except BaseException:
         tracker.fail()
         raise
@@ -285,13 +303,14 @@ def finish_tracking(
 
 def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun, data: Path | None) -> None:
     """Log params, metrics, step timings, the dataset and every result folder to the run."""
-    from mlflow.entities import DatasetInput, InputTag, Metric, Param
+    from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 
     now = int(time.time() * 1000)
     metrics = [Metric(k, v, now, 0) for k, v in result.metrics.items()]
     metrics += [Metric(f"step_seconds.{name}", round(s, 3), now, 0) for name, s in result.timings.items()]
     params = [Param(k, v[:6000]) for k, v in flatten(folder.params).items()]
-    client.log_batch(run_id, metrics=metrics, params=params)
+    tags = [RunTag(key, result.tags[key]) for key in EVALUATION_TAGS if key in result.tags]
+    client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
     if data is not None:
         client.log_inputs(run_id, datasets=[_dataset_input(folder, data, DatasetInput, InputTag)])
     for key in ("model", "score_report", "predictions"):
@@ -316,6 +335,50 @@ def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_ta
         )
         entity = dataset._to_mlflow_entity()
     return dataset_input(entity, tags=[input_tag("mlflow.data.context", "training")])
+
+
+def evaluation_tags(
+    folder: ModelFolder, outputs: Mapping[str, Mapping[str, Path]], dataset_digest: str, repo_root: Path
+) -> dict[str, str]:
+    """Digests of what the evaluate step scored (its inputs but the model) and how (module, args, code, metric).
+
+    Empty when a part cannot be read: the gate then re-scores the champion rather than trust a logged score.
+    """
+    step = folder.pipeline.step(folder.pipeline.results["score_report"].source)
+    model = folder.pipeline.results["model"]
+    paths = resolve_inputs(step, bindings(folder, repo_root), outputs, repo_root)
+    rows: dict[str, str] = {}
+    for flag, value in sorted(step.inputs.items()):
+        if value == model:
+            continue
+        if value == Reference("dataset"):  # the digest the run was given: on Azure ML the data is not local
+            rows[flag] = dataset_digest
+        elif paths[flag].exists():
+            rows[flag] = content_digest(paths[flag])
+        else:
+            return {}
+    code = step_package(step, repo_root)
+    if code is None:
+        return {}
+    direction = "higher" if folder.config.greater_is_better else "lower"
+    parts = {
+        EVALUATION_ROWS: _json_digest(rows),
+        EVALUATION_STEP: _json_digest({"module": step.module, "args": step.args, "code": source_digest(code)}),
+        EVALUATION_METRIC: f"{folder.config.primary_metric} ({direction} is better)",
+    }
+    return {EVALUATION_DIGEST: _json_digest(parts), **parts}
+
+
+def step_package(step: Step, repo_root: Path) -> Path | None:
+    """The model package a step's module lives in (src/<package>/ by the step contract), or None if elsewhere."""
+    top = step.module.split(".")[0]
+    found = [path for path in (repo_root / "src" / top, repo_root / "src" / f"{top}.py") if path.exists()]
+    return found[0] if found else None
+
+
+def _json_digest(value: Any) -> str:
+    """sha256 of a value's canonical JSON."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 def rescore(folder: ModelFolder, run: PipelineRun, model_dir: Path, workdir: Path, repo_root: Path) -> dict[str, float]:

@@ -20,8 +20,20 @@ def tracking_uri() -> str:
 
 def content_digest(path: Path) -> str:
     """sha256 of a file, or of a folder's files (names and bytes, in sorted order)."""
+    return _digest(path, sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+
+
+def source_digest(path: Path) -> str:
+    """sha256 of a module file or a package folder, without the bytecode caches Python writes beside it."""
+    if not path.is_dir():
+        return _digest(path, [path])
+    files = [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(path).parts]
+    return _digest(path, sorted(files))
+
+
+def _digest(path: Path, files: list[Path]) -> str:
+    """sha256 of files under `path`: each relative name (for a folder) and its bytes."""
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for file in files:
         if path.is_dir():
             digest.update(file.relative_to(path).as_posix().encode())
