@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_every_workflow_passes_the_github_schema_and_zizmor(factory: tuple[Path, dict]) -> None:
     root, _ = factory
     files = sorted(str(p) for p in (root / WORKFLOWS).glob("*.yml"))
-    assert len(files) == 4 + 3 * len(SLOTS) + (factory[1]["notifications"] != "none")
+    assert len(files) == 5 + 3 * len(SLOTS) + (factory[1]["notifications"] != "none")
     schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files]
     done = subprocess.run(schema, cwd=root, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -81,6 +82,22 @@ def test_slot_paths_cover_its_folders_and_common_code_but_no_other_slot(factory:
             theirs += [f"data/{other}/x.csv", f".github/workflows/{other}-{kind}.yml"]
             assert not any(triggered(patterns, path) for path in theirs), (model, other, patterns)
         assert not triggered(patterns, "README.md")
+
+
+def test_the_pr_guard_runs_every_hook_on_every_change_of_every_pull_request(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    guard = load(root / WORKFLOWS / "pr-guard.yml")
+    assert guard["on"] == {"pull_request": None}  # no paths, no branches: nothing a pull request changes escapes it
+    (job,) = guard["jobs"].values()
+    checkout = next(step for step in job["steps"] if "actions/checkout@" in step.get("uses", ""))
+    assert checkout["with"]["fetch-depth"] >= 2  # HEAD^1, the base of GitHub's merge commit, must be there
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert runs == [
+        "uv run --locked --only-group dev pre-commit run --show-diff-on-failure --from-ref HEAD^1 --to-ref HEAD"
+    ]
+    # A workflow of its own: a conflict that makes another workflow file invalid cannot silence it.
+    others = [path.name for path in (root / WORKFLOWS).glob("*.yml") if "--from-ref HEAD^1" in path.read_text()]
+    assert others == ["pr-guard.yml"]
 
 
 def test_triggers_and_stages_follow_the_branching_strategy(factory: tuple[Path, dict]) -> None:
@@ -175,7 +192,7 @@ def test_the_secrets_scan_and_whitespace_hooks_pass_for_every_option(factory: tu
     root, _ = factory
     files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
     for hook in (
-        [tool("detect-secrets-hook"), "--baseline", ".secrets.baseline"],
+        [sys.executable, "tools/secret_detectors.py", "--baseline", ".secrets.baseline"],
         [tool("end-of-file-fixer")],
         [tool("trailing-whitespace-fixer")],
     ):

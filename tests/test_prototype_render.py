@@ -83,6 +83,7 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
         "notebooks/README.md",
         "reports/README.md",
         "reports/figures/.gitkeep",
+        "tools/secret_detectors.py",
         *(
             f"src/{model}/{name}.py"
             for name in ("__init__", "data", "estimators", "evaluate", "metrics", "prep", "schema", "train")
@@ -166,6 +167,23 @@ def test_ci_installs_the_committed_lock(project: tuple[Path, dict[str, Any]]) ->
     workflow = yaml.safe_load((root / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
     runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
     assert "uv sync --locked" in runs and not [run for run in runs if "uv sync" in run and "--locked" not in run]
+
+
+def test_the_secrets_scan_finds_nothing_in_a_clean_prototype(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    files = [p.relative_to(root).as_posix() for p in text_files(root) if p.name != ".secrets.baseline"]
+    scan = [sys.executable, "tools/secret_detectors.py", "--baseline", ".secrets.baseline", *files]
+    done = subprocess.run(scan, cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ci_runs_every_hook_on_every_file_of_every_push_and_pull_request(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    workflow = yaml.safe_load((root / ".github/workflows/ci.yml").read_text(encoding="utf-8"))
+    on = workflow.get("on", workflow.get(True))
+    assert "paths" not in (on["pull_request"] or {}) and "paths" not in on["push"]
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert "uv run pre-commit run --all-files --show-diff-on-failure" in runs
 
 
 def test_shared_code_is_byte_identical_to_its_single_source(project: tuple[Path, dict[str, Any]]) -> None:
