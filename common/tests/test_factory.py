@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -280,3 +281,22 @@ def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(slot: Path, tm
 def test_drift_needs_a_prediction_column() -> None:
     with pytest.raises(ValueError, match="score"):
         drift.compare(pd.DataFrame({"score": [0.1, 0.2]}), pd.DataFrame({"other": [1, 2]}), 0.01)
+
+
+def test_the_factory_command_starts_without_importing_heavy_libraries() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from mlops.common.cli import parse_args\n"
+        "for argv in (['status', 'x'], ['update'], ['check', 'x'], ['promote', '--from', '.', '--model', 'x']):\n"
+        "    parse_args(argv)\n"
+        "heavy = {'pandas', 'scipy', 'sklearn', 'mlflow', 'skops', 'matplotlib', 'azure', 'copier'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    import mlops
+
+    env = {**os.environ, "PYTHONPATH": str(Path(mlops.__path__[0]).parent)}  # where this mlops package lives
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, env=env)  # noqa: S603
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -8,9 +8,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops.common import drift, fleet, promote, registry, workflows
+from mlops.common import fleet, promote, registry, workflows
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
 from mlops.common.gate import Verdict, judge, publish, rescore_reason, set_outputs
 from mlops.common.gitrepo import RepoError
@@ -18,6 +18,9 @@ from mlops.common.runner import EVALUATION_DIGEST, PipelineRun, StepFailed, defa
 from mlops.common.spec import SpecError
 from mlops.common.tables import render_table
 from mlops.common.tracking import tracking_uri
+
+if TYPE_CHECKING:
+    from mlops.common import drift
 
 SLOTS_DIR = Path("mlops")
 EXIT_REJECTED = 2  # the gate said no: distinct from errors (1) so CI can tell them apart
@@ -124,6 +127,8 @@ def status(model: str) -> str:
 
 
 def drift_check(model: str, production: Path) -> drift.DriftReport:
+    from mlops.common import drift  # pandas and scipy: only this command needs them
+
     """Compare production predictions with the champion's logged test predictions."""
     folder = load_model_folder(slot_folder(model))
     mlflow = client()
