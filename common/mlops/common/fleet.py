@@ -178,8 +178,10 @@ def update_fleet(
     """Update each application in turn; stop at the first conflict."""
     require_clean(factory, "factory")
     rollout = Rollout()
-    for label, answers_file in applications(factory, only):
+    planned = applications(factory, only)
+    for number, (label, answers_file) in enumerate(planned, start=1):
         before = version_of(factory, answers_file)
+        echo(f"[{number}/{len(planned)}] {label}: updating from {before} ...")
         copier_update(factory, answers_file, vcs_ref)
         after = version_of(factory, answers_file)
         kept = protect_work(factory, answers_file, before, echo) if before != after else []
