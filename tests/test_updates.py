@@ -325,3 +325,18 @@ def test_a_model_owned_file_deleted_in_a_prototype_is_never_silently_restored(pr
     assert all(line.startswith("?? ") for line in status), status
     assert not (prototype / "src/churn/metrics.py").exists()
     tally.add("updates", scenarios=1, edits_lost=0)
+
+
+def test_promotion_stops_when_the_release_it_applies_removes_a_slot_file_the_user_changed(
+    careless: Path, tally
+) -> None:
+    from mlops.common.promote import PromotionError, ensure_slot
+
+    edit(careless / "src/churn/metrics.py", '"""Classification metrics', '"""(tuned) Classification metrics')
+    git_commit_all(careless, "Tune the metrics")
+    update(careless, vcs_ref=V2)  # the base alone: promotion brings the slot to the base's version
+    git_commit_all(careless, "Base at v0.2.0")
+    with pytest.raises(PromotionError, match=r"removes slot files you changed: src/churn/metrics\.py \(restored\)"):
+        ensure_slot(careless, "churn", {})
+    assert "(tuned)" in (careless / "src/churn/metrics.py").read_text()
+    tally.add("updates", scenarios=1, edits_lost=0)

@@ -271,7 +271,15 @@ def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> 
     base_version = template_version(factory / ANSWERS_FILE)
     answers = factory / "mlops" / model / ANSWERS_FILE
     if answers.is_file():
-        fleet.copier_update(factory, str(answers.relative_to(factory)), base_version)
+        answers_file = str(answers.relative_to(factory))
+        before = template_version(answers)
+        fleet.copier_update(factory, answers_file, base_version)
+        kept = fleet.protect_work(factory, answers_file, before, print) if before and before != base_version else []
+        if kept:
+            raise PromotionError(
+                f"the template release {base_version} removes slot files you changed: {', '.join(kept)} (restored). "
+                f"Update the slot first (`uv run factory update --only {model}`), decide about them, then promote"
+            )
         done = f"slot {model} brought to template {base_version} (copier update)"
     else:
         data = {"problem_type": prototype_config.get("problem_type")}
