@@ -16,7 +16,8 @@ ENV = {"UV_PYTHON_DOWNLOADS": "never"}
 NO_TESTS_COLLECTED = 5  # a tier whose marker selects nothing is not a failure
 DURATIONS = "--durations=15"  # slow tests stay visible in every CI log
 FAST = "not slow and not hardening"
-DOCS_DEPS = ["pyyaml", "pydantic", "copier>=9.15.2,<10"]  # docs_tables.py renders the templates to list their files
+# docs_tables.py renders the templates to list their files and imports the generated commands for their --help.
+DOCS_DEPS = ["pyyaml", "pydantic", "copier>=9.15.2,<10", "pandas>=2.2,<4", "scipy>=1.11,<2"]
 
 
 @nox.session
