@@ -16,7 +16,16 @@ ENV = {"UV_PYTHON_DOWNLOADS": "never"}
 NO_TESTS_COLLECTED = 5  # a tier whose marker selects nothing is not a failure
 DURATIONS = "--durations=15"  # slow tests stay visible in every CI log
 FAST = "not slow and not hardening"
-DOCS_DEPS = ["pyyaml", "pydantic", "copier>=9.15.2,<10"]  # docs_tables.py renders the templates to list their files
+# docs_tables.py renders the templates to list their files and imports the generated commands for their --help.
+DOCS_DEPS = ["pyyaml", "pydantic", "copier>=9.15.2,<10", "pandas>=2.2,<4", "scipy>=1.11,<2"]
+# The site's figures and example tables are made at build time by the factory's code (tools/docs_site.py).
+SITE_DEPS = [
+    *nox.project.dependency_groups(PYPROJECT, "lint"),
+    *DOCS_DEPS,
+    "matplotlib>=3.8,<4",
+    "scikit-learn>=1.6,<2",
+]
+SITE_ENV = {"NO_MKDOCS_2_WARNING": "1"}  # Material's notice about MkDocs 2.0, printed on every build
 
 
 @nox.session
@@ -47,12 +56,15 @@ def hardening(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint and format-check the repo's Python, type-check the shared code, check the docs are current."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"), *DOCS_DEPS)
+    """Lint and format-check the repo's Python, type-check the shared code, check the docs are current and build."""
+    session.install(*SITE_DEPS)
+    session.env.update(SITE_ENV)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     session.run("python", "tools/docs_tables.py", "--check")
+    # Built outside the work tree: CI checks that the suite leaves it exactly as it was.
+    session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
 
 
 @nox.session
@@ -60,6 +72,14 @@ def docs_tables(session: nox.Session) -> None:
     """Regenerate the docs tables derived from copier.yml."""
     session.install(*DOCS_DEPS)
     session.run("python", "tools/docs_tables.py")
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the templates' site into site/ (`nox -s docs -- serve` to preview it at http://127.0.0.1:8000)."""
+    session.install(*SITE_DEPS)
+    session.env.update(SITE_ENV)
+    session.run("mkdocs", *(session.posargs or ["build", "--strict"]))
 
 
 @nox.session

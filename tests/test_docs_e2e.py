@@ -1,10 +1,12 @@
-"""Slow tier: the documented path, literally: every command of the READMEs, the promotion and the update pages.
+"""Slow tier: the documented path, literally: every command of the READMEs and the getting-started, promotion
+and update pages.
 
 One chain, as a team meets the product: the repository README's "Everyday use" creates an experiment repo
-and a factory from a tagged template clone; the generated prototype README is followed (git init, uv sync,
-hooks, first commit, pipeline, tests, notebook); a data scientist changes the model freely (a new
-dependency, a new step and its test, another estimator) and commits with hooks on; the generated factory
-README promotes it, adds a second slot, trains and serves; docs/promotion.md promotes a stronger change;
+and a factory from a tagged template clone (docs/getting-started.md does the same in a folder of its own);
+the generated prototype README is followed (git init, uv sync, hooks, first commit, pipeline, tests,
+notebook); a data scientist changes the model freely (a new dependency, a new step and its test, another
+estimator) and commits with hooks on; the generated factory README promotes it, adds a second slot, trains,
+serves and writes its model pages; docs/promotion.md promotes a stronger change;
 a template release goes out and docs/updates.md rolls it to the factory and the experiment repo. The
 tests read the pages, so a page that changes changes its test. Only Azure sign-ins are marked not
 runnable (`<!-- docs-test: skip ... -->` in the page source); the reviewed list is SKIPPED below.
@@ -160,6 +162,15 @@ def test_the_readme_everyday_use_starts_an_experiment_repo_and_a_factory(chain: 
         assert answers["template"] == template and answers["_commit"] == "v0.1.0"
 
 
+def test_the_getting_started_page_starts_the_same_repositories_in_a_folder_of_its_own(chain: Chain) -> None:
+    fresh = chain.work.parent / "getting-started"
+    fresh.mkdir()
+    chain.follow(ROOT / "docs/getting-started.md", "docs/getting-started.md", fresh)
+    for repo, template in ((PROTOTYPE, "prototype"), (FACTORY, "factory")):
+        answers = yaml.safe_load((fresh / repo / ".copier-answers.yml").read_text())
+        assert answers["template"] == template and answers["_commit"] == "v0.1.0"
+
+
 def test_the_prototype_readme_runs_literally_with_hooks_on(chain: Chain) -> None:
     import mlflow.pyfunc
     from mlflow import MlflowClient
@@ -205,6 +216,7 @@ def test_the_factory_readme_runs_literally_and_the_promoted_model_lives_in_the_f
     factory = chain.work / FACTORY
     output = chain.follow(factory / "README.md", f"{FACTORY}/README.md", factory)
     assert "Gate for churn: PASSED" in output and "step validate" in output and "Gate for fraud: PASSED" in output
+    assert "| v1 @challenger @champion |" in (factory / "docs/models/fraud.md").read_text()  # `factory docs`
     pyproject = tomllib.loads((factory / "pyproject.toml").read_text())
     assert pyproject["dependency-groups"][MODEL] == ["tabulate>=0.9"]
     assert 'name = "tabulate"' in (factory / "uv.lock").read_text()
@@ -297,6 +309,7 @@ def test_every_documented_command_ran_except_the_reviewed_few(chain: Chain) -> N
     sources = {result.command.source for result in executed}
     assert sources == {
         "README.md",
+        "docs/getting-started.md",
         f"{PROTOTYPE}/README.md",
         f"{FACTORY}/README.md",
         "docs/promotion.md",

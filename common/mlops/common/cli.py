@@ -166,6 +166,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     update = commands.add_parser("update", help="copier update the base and every slot, one commit each")
     update.add_argument("--only", metavar="MODEL", help="update only this slot")
     update.add_argument("--vcs-ref", help="template version to update to (default: the latest release)")
+    from mlops.common import modelpage  # imported with its subcommand, like aml below
+
+    modelpage.add_arguments(commands.add_parser("docs", help="write the generated part of docs/models/<model>.md"))
     from mlops.common.aml import commands as aml  # imported here: aml imports this module
 
     aml.add_arguments(commands.add_parser("aml", help="Azure ML: submit, train, data assets, deploy (azure extra)"))
@@ -199,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mlops.common.aml import commands as aml
 
             return aml.run(args, slot_folder)
+        elif args.command == "docs":
+            from mlops.common import modelpage
+
+            return modelpage.run(args, slot_folder, SLOTS_DIR)
         elif args.command == "update":
             return 1 if fleet.update_fleet(Path.cwd(), args.only, args.vcs_ref).stopped_at else 0
         elif args.command == "drift":

@@ -30,33 +30,57 @@ class Strict(BaseModel):
 class DriftConfig(Strict):
     """How production predictions are compared with the champion's test predictions."""
 
-    p_value_threshold: float = Field(default=0.01, gt=0, lt=1)
+    p_value_threshold: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Drift when a KS test against the champion's test predictions gives a p-value below this.",
+    )
 
 
 class RetrainingConfig(Strict):
     """Scheduled retraining; off unless a cron expression is set."""
 
-    schedule: str | None = None
+    schedule: str | None = Field(
+        default=None,
+        description="A cron expression in UTC; the slot's retraining workflow carries the same one. null: off.",
+    )
 
 
 class AzureConfig(Strict):
     """How a model runs and serves on Azure ML (factory only; defaults suit the example models)."""
 
-    compute: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]$")
-    image: str = Field(default="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest", min_length=1)
-    instance_type: str = Field(default="Standard_DS3_v2", min_length=1)
-    instance_count: int = Field(default=1, ge=1)
+    compute: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]$",
+        description="Compute cluster of this model's pipeline; null: the factory's (mlops/environments.yaml).",
+    )
+    image: str = Field(
+        default="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
+        min_length=1,
+        description="Base image of the job environment; Python and the packages come from uv.lock.",
+    )
+    instance_type: str = Field(default="Standard_DS3_v2", min_length=1, description="VM size of the online endpoint.")
+    instance_count: int = Field(default=1, ge=1, description="Instances of the online endpoint.")
 
 
 class ModelConfig(Strict):
     """config.yaml: what the model is and how it is judged."""
 
-    model_name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    problem_type: Literal["classification", "regression"]
-    experiment_name: str = Field(min_length=1)
-    primary_metric: str = Field(min_length=1)
-    greater_is_better: bool
-    business_threshold: float | None = None
+    model_name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$", description="The package under src/ and the registered model's name; permanent."
+    )
+    problem_type: Literal["classification", "regression"] = Field(description="Kind of model.")
+    experiment_name: str = Field(min_length=1, description="MLflow experiment of the model's local runs.")
+    primary_metric: str = Field(
+        min_length=1, description="The metric the gate judges by: a key of the evaluate step's metrics.json."
+    )
+    greater_is_better: bool = Field(description="Whether a higher primary metric is better (false for errors).")
+    business_threshold: float | None = Field(
+        default=None,
+        description="The bar a first model must beat; afterwards a candidate must also beat @champion. "
+        "The gate needs it.",
+    )
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
     azure: AzureConfig = AzureConfig()
@@ -69,12 +93,14 @@ class ModelConfig(Strict):
 class DatasetManifest(Strict):
     """dataset.yaml: the data a model trains on, by name and version, with its local dev copy."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    version: str = Field(min_length=1)
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="The dataset's name; also its Azure ML data assets'."
+    )
+    version: str = Field(min_length=1, description="Raised for every new extract; the data assets' version.")
     path: str = Field(min_length=1, description="Dev data, relative to the repository root.")
-    target: str = Field(min_length=1)
-    description: str = ""
-    source: str = ""
+    target: str = Field(min_length=1, description="The column the model predicts.")
+    description: str = Field(default="", description="What the data is.")
+    source: str = Field(default="", description="Who produces the data, and how.")
     asset_type: Literal["uri_file", "uri_folder", "mltable"] | None = Field(
         default=None, description="Azure ML data asset type; default: uri_file for a file, uri_folder for a folder."
     )
