@@ -48,9 +48,27 @@ def choices(question: dict[str, Any]) -> str:
     return ", ".join(map(str, raw)) if raw else ""
 
 
-def rules(config: dict[str, Any]) -> list[str]:
-    """The model names no answer may take, from the hidden list in copier.yml."""
+def names(questions: dict[str, Any], ask_mentions: str) -> str:
+    """The questions whose `ask` condition reads `ask_mentions`, as code spans."""
+    return ", ".join(
+        f"`{name}`" for name, question in questions.items() if ask_mentions in str(question.get("ask", ""))
+    )
+
+
+def rules(config: dict[str, Any], questions: dict[str, Any]) -> list[str]:
+    """What an update keeps and the model names no answer may take, from the questions' `ask` and the hidden list."""
     lines = [
+        "",
+        "## What an update keeps",
+        "",
+        f"- {names(questions, '_copier_conf.overwrite')} cannot change: `copier update` does not ask them and refuses",
+        "  `--data` that changes them; the message says what to do instead (a new repo, or a new slot).",
+        f"- {names(questions, 'recorded_config')} come from the model's own config once it exists",
+        "  (`configs/config.yaml` in a prototype, `mlops/<model>/config.yaml` in a slot): an update takes them",
+        "  from there without asking, refuses `--data` that disagrees and names the file and key to change.",
+        "- A copy over a slot that exists is refused, with or without `--overwrite`; a slot is added with a plain",
+        "  copy (not `--overwrite` or `--force`) and updated with `copier update --answers-file",
+        "  mlops/<model>/.copier-answers.yml`.",
         "",
         "## Reserved model names",
         "",
@@ -78,7 +96,7 @@ def questions_page() -> str:
             if name != "template" and asked_in(question, application):
                 row = (name, question.get("help", ""), choices(question), question.get("default", ""))
                 lines.append("| " + " | ".join(cell(value) for value in row) + " |")
-    return "\n".join(lines + rules(config)) + "\n"
+    return "\n".join(lines + rules(config, questions)) + "\n"
 
 
 def promotion_page() -> str:
