@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from projects import snapshot_template
+
+# Property tests draw the same examples on every run, so CI is deterministic; HYPOTHESIS_PROFILE=explore draws new ones.
+settings.register_profile("fixed", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", database=None, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 # family -> count name -> total, printed as one line per family at the end of the run.
 _TALLY: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))

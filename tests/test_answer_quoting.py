@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -18,10 +17,7 @@ from jinja2 import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 from projects import ROOT, copy_work_tree, render, text_files
 
-# The same examples on every run, so CI is deterministic; HYPOTHESIS_PROFILE=explore draws new ones.
-settings.register_profile("fixed", derandomize=True, database=None, deadline=None)
-settings.register_profile("explore", database=None, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
+# The examples are the same on every run unless HYPOTHESIS_PROFILE=explore (see conftest.py).
 
 # Arbitrary text (any character but surrogates) mixed with what the formats treat specially: quotes, backslashes,
 # control and C1 characters, DEL, line breaks, noncharacters, astral characters, YAML indicators.
