@@ -17,6 +17,8 @@ from jinja2 import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 from projects import ROOT, copy_work_tree, render, text_files
 
+# The examples are the same on every run unless HYPOTHESIS_PROFILE=explore (see conftest.py).
+
 # Arbitrary text (any character but surrogates) mixed with what the formats treat specially: quotes, backslashes,
 # control and C1 characters, DEL, line breaks, noncharacters, astral characters, YAML indicators.
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines splits at

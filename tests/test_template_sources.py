@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import copier
 import yaml
 from projects import ROOT, render, run
 
@@ -23,10 +24,25 @@ def test_templates_need_no_trust() -> None:
 
 
 def test_first_question_routes_to_a_sub_template() -> None:
-    questions = [key for key in COPIER_YML if not key.startswith("_")]
+    # Hidden questions (`when: false`) are computed, never asked: the first one a user sees is `template`.
+    questions = [
+        key for key, question in COPIER_YML.items() if not key.startswith("_") and question.get("when") is not False
+    ]
     assert questions[0] == "template"
     assert set(COPIER_YML["template"]["choices"].values()) == {"prototype", "factory", "model"}
     assert COPIER_YML["_min_copier_version"] == "9.15.2"
+
+
+def test_copier_tells_questions_nothing_of_the_operation(tmp_path: Path) -> None:
+    # copier.yml tells a copy from an update by the answers Copier read (recorded_template), as Copier 9.19 gives
+    # `_copier_operation` to `_exclude` and tasks only. If this fails, the rules can use it instead.
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template/copier.yml").write_text(
+        "operation:\n  type: str\n  default: \"{{ _copier_operation | default('unknown') }}\"\n", encoding="utf-8"
+    )
+    (tmp_path / "template/{{_copier_conf.answers_file}}.jinja").write_text("{{ _copier_answers | to_nice_yaml }}")
+    copier.run_copy(str(tmp_path / "template"), str(tmp_path / "repo"), defaults=True, quiet=True)
+    assert yaml.safe_load((tmp_path / "repo/.copier-answers.yml").read_text())["operation"] == "unknown"
 
 
 def test_templated_subdirectory_answer_is_stored_for_updates(tmp_path: Path) -> None:
