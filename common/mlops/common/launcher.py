@@ -37,7 +37,6 @@ MODE_VARIABLE = "MLOPS_STEP_RUNNER"
 WARM, SUBPROCESS = "warm", "subprocess"
 START_TIMEOUT = 120.0  # seconds the warm process may take to import the steps' libraries before steps run without it
 REPLY_TIMEOUT = 30.0  # seconds the warm process may take to fork a step or report a finished step's exit code
-CLOSE_TIMEOUT = 5.0  # seconds the warm process may take to exit once the runner is done with it
 # Libraries that import parts of themselves only when called: the warm process imports those parts too.
 COMPANIONS = {"mlflow": ("mlflow.models", "mlflow.pyfunc", "mlflow.sklearn", "skops.io")}
 # The warm process runs this module's serve() by path: no package import, no project code on sys.path.
@@ -77,6 +76,10 @@ class Launcher:
 
     def _start(self, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _Child:
         return _Subprocess(command, cwd, env)
+
+    def describe(self) -> str:
+        """How the steps were started, for people."""
+        return "as plain subprocesses"
 
     def close(self) -> None:
         """Release what the launcher holds (idempotent)."""
@@ -121,7 +124,7 @@ class WarmLauncher(Launcher):
         self.notice = notice
         self.started = time.perf_counter()
         self.ready_after: float | None = None
-        self.preloaded = 0
+        self.modules = 0  # how many modules the warm process holds once ready
         self.process: subprocess.Popen[bytes] | None = None
         self.errors = tempfile.TemporaryFile()  # the warm process's own stderr, quoted when it fails
         self.socket, theirs = socket.socketpair()
@@ -140,7 +143,7 @@ class WarmLauncher(Launcher):
                 start_new_session=True,  # its own process group: one signal stops it and every step it forked
             )
         except OSError as error:
-            self._give_up(f"it could not start: {error}")
+            self._give_up(f"the warm process could not start: {error}")
         finally:
             theirs.close()
 
@@ -158,7 +161,7 @@ class WarmLauncher(Launcher):
 
     def _fork(self, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> _Child:
         if self.ready_after is None:
-            self.preloaded = int(self.reply(START_TIMEOUT, "ready")["ready"])
+            self.modules = int(self.reply(START_TIMEOUT, "ready message")["ready"])
             self.ready_after = time.perf_counter() - self.started
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -170,18 +173,26 @@ class WarmLauncher(Launcher):
         except OSError as error:
             for fd in (out_r, err_r):
                 os.close(fd)
-            raise LaunchError(f"it stopped taking requests: {error}") from error
+            raise LaunchError(f"the warm process stopped taking requests: {error}") from error
         finally:
             os.close(out_w)
             os.close(err_w)
         child = _Forked(self, os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"))
         try:
-            child.pid = int(self.reply(REPLY_TIMEOUT, "pid")["pid"])
+            child.pid = int(self.reply(REPLY_TIMEOUT, "step's process id")["pid"])
         except LaunchError:
             child.stdout.close()
             child.stderr.close()
             raise
         return child
+
+    def describe(self) -> str:
+        """How the steps were started, for people: warm, once ready, after how long and with how many modules."""
+        if self.mode != WARM:
+            return super().describe()
+        if self.ready_after is None:
+            return "forked from a warm process"
+        return f"forked from a warm process, ready after {self.ready_after:.1f} s with {self.modules} modules imported"
 
     def reply(self, timeout: float, what: str) -> dict[str, Any]:
         """The warm process's next message (one JSON line), or LaunchError when it dies or does not answer in time."""
@@ -189,16 +200,16 @@ class WarmLauncher(Launcher):
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
             if self.process is None or remaining <= 0:
-                raise LaunchError(f"it did not send its {what} message within {timeout:g} s")
+                raise LaunchError(f"the warm process did not send its {what} within {timeout:g} s")
             self.socket.settimeout(remaining)
             try:
                 chunk = self.socket.recv(1 << 16)
             except TimeoutError:
                 continue
             except OSError as error:
-                raise LaunchError(f"its connection failed: {error}") from error
+                raise LaunchError(f"the connection to the warm process failed: {error}") from error
             if not chunk:
-                raise LaunchError(f"it exited{self._exit_note()}")
+                raise LaunchError(f"the warm process exited{self._exit_note()}")
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         message: dict[str, Any] = json.loads(line)
@@ -235,13 +246,7 @@ class WarmLauncher(Launcher):
         self.socket.close()
 
     def close(self) -> None:
-        """Tell the warm process to exit; kill it (and any step) if it has not within CLOSE_TIMEOUT."""
-        if self.process is not None:
-            self.socket.close()  # end of requests: an idle warm process exits, a busy one kills its step first
-            try:
-                self.process.wait(timeout=CLOSE_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
+        """Stop the warm process: it holds nothing to save, and waiting for its interpreter to wind down is waste."""
         self.kill()
         self.errors.close()
 
@@ -255,7 +260,7 @@ class _Forked(_Child):
 
     def wait(self) -> int:
         try:
-            return int(self.launcher.reply(REPLY_TIMEOUT, "exit status")["status"])
+            return int(self.launcher.reply(REPLY_TIMEOUT, "step's exit code")["status"])
         except LaunchError:
             self.launcher.kill()
             raise
@@ -327,10 +332,10 @@ def serve(argv: list[str]) -> int:
     connection = socket.socket(fileno=int(argv[0]))
     plan = json.loads(argv[1])
     base_path = sys.path[0 if sys.flags.safe_path else 1 :]  # the interpreter's own path, without -c's ''
-    loaded = preload(step_imports(Path(plan["root"]), plan["modules"]))
+    preload(step_imports(Path(plan["root"]), plan["modules"]))
     gc.collect()
     gc.freeze()  # forked children then do not copy every page the imports touched when they collect garbage
-    connection.sendall(json.dumps({"ready": loaded}).encode() + b"\n")
+    connection.sendall(json.dumps({"ready": len(sys.modules)}).encode() + b"\n")
     while True:
         request = _receive(connection)
         if request is None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
-from mlops.common.launcher import MODE_VARIABLE, WARM, Launcher, LaunchError, open_launcher
+from mlops.common.launcher import MODE_VARIABLE, Launcher, LaunchError, open_launcher
 from mlops.common.spec import Reference, SpecError, Step
 from mlops.common.tables import render_table
 from mlops.common.tracking import (
@@ -221,7 +221,7 @@ def run_step(
         try:
             code = (launcher or Launcher()).run(command, repo_root, env, on_line)
         except LaunchError as error:
-            raise StepFailed(f"step {step.name} ({shown}): the warm step runner {error}; log: {log}") from error
+            raise StepFailed(f"step {step.name} ({shown}): {error} (log: {log})") from error
     if code != 0:
         while tail and not tail[-1].strip():
             tail.pop()
@@ -271,8 +271,6 @@ def run_pipeline(
         timings: dict[str, float] = {}
         logs: dict[str, Path] = {}
         echo(f"Pipeline {folder.pipeline.source} -> {workdir}")
-        if verbose:
-            echo(f"  steps start {describe(launcher)}")
         try:
             for step in folder.pipeline.steps:
                 outputs[step.name] = step_outputs(step, workdir)
@@ -289,6 +287,8 @@ def run_pipeline(
                     verbose=verbose,
                 )
                 echo(f"  step {step.name:<12} {timings[step.name]:6.2f} s")
+            if verbose:
+                echo(f"  steps ran {launcher.describe()} ({MODE_VARIABLE}={os.environ.get(MODE_VARIABLE) or 'unset'})")
         except BaseException:
             launcher.close()  # before waiting for MLflow: no step or warm process outlives a failure
             tracker.fail({name: path for name, path in logs.items() if path.is_file()})
@@ -297,12 +297,6 @@ def run_pipeline(
         launcher.close()
     result = PipelineRun("", "", {}, outputs, timings, digest, {**tags, STEP_RUNNER_TAG: launcher.mode}, logs)
     return finish_tracking(tracker, folder, result, data, echo, repo_root=repo_root)
-
-
-def describe(launcher: Launcher) -> str:
-    """How a run's steps are started and what chose it, for people."""
-    how = "forked from a warm process that imports their libraries once" if launcher.mode == WARM else "as subprocesses"
-    return f"{how} ({MODE_VARIABLE}={os.environ.get(MODE_VARIABLE) or 'unset'})"
 
 
 def run_tags(
@@ -510,15 +504,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("folder", type=Path, nargs="?", default=Path("configs"), help="the model's config folder")
     parser.add_argument("--workdir", type=Path, help="where step outputs go (default: outputs/<model>/<timestamp>)")
     parser.add_argument("--figures", type=Path, help="also copy the evaluation plots into this folder")
-    add_output_flags(parser)
-    return parser.parse_args(argv)
-
-
-def add_output_flags(parser: argparse.ArgumentParser) -> None:
-    """--quiet and --verbose: how much of a run people see (step output is saved to its log either way)."""
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("-q", "--quiet", action="store_true", help="show only step timings and results")
+    output = parser.add_mutually_exclusive_group()  # how much people see; each step's log holds all of its output
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="show only step timings and results, not step output"
+    )
     output.add_argument("-v", "--verbose", action="store_true", help="also show each step's command and log file")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -533,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SpecError, StepFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the steps and the warm process are already stopped
+        print("interrupted", file=sys.stderr)
+        return 130
     if args.figures:
         for png in copy_figures(run.result(folder, "score_report"), args.figures):
             print(f"  plot {png}")
