@@ -275,7 +275,10 @@ def open_launcher(repo_root: Path, modules: Sequence[str], notice: Notice) -> La
     if mode not in (WARM, SUBPROCESS):
         raise ValueError(f"{MODE_VARIABLE}={os.environ[MODE_VARIABLE]!r}: expected {WARM!r} or {SUBPROCESS!r}")
     if mode == WARM and warm_supported():
-        return WarmLauncher(repo_root, modules, notice)
+        try:
+            return WarmLauncher(repo_root, modules, notice)
+        except OSError as error:  # no socket pair or temporary file (out of descriptors): steps still run
+            notice(f"warm step runner unavailable ({error}); running steps as plain subprocesses")
     return Launcher()
 
 
