@@ -77,7 +77,10 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
         f"data/raw/{dataset}",
         "docs/model_card.md",
         "mlops/__init__.py",
-        *(f"mlops/common/{name}.py" for name in ("__init__", "config", "runner", "spec", "tables", "tracking")),
+        *(
+            f"mlops/common/{name}.py"
+            for name in ("__init__", "config", "launcher", "runner", "spec", "tables", "tracking")
+        ),
         "models/README.md",
         "notebooks/01_eda.ipynb",
         "notebooks/README.md",

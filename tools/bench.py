@@ -1,15 +1,17 @@
-"""Benchmarks of what users wait for: copier copy, the local pipeline (warm), the generated CI (warm)."""
+"""Benchmarks of what users wait for: copier copy, the local pipeline (warm caches), the generated CI (warm caches)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 from projects import ROOT, git_commit_all, render, run, tool_env, uv
@@ -25,6 +27,32 @@ def timed(action: Callable[[], object], repeat: int) -> list[float]:
         started = time.perf_counter()
         action()
         samples.append(time.perf_counter() - started)
+    return samples
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished, reaped descendant of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def interleaved(actions: Mapping[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Wall and CPU seconds of each action, run in turn (A B A B ...) so that machine load hits both alike.
+
+    With two actions, also the ratio A/B of each pair: on a shared machine the ratio is the figure to quote.
+    """
+    samples: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for name, action in actions.items():
+            cpu, started = children_cpu(), time.perf_counter()
+            action()
+            samples.setdefault(f"{name}: wall s", []).append(time.perf_counter() - started)
+            samples.setdefault(f"{name}: cpu s", []).append(children_cpu() - cpu)
+    if len(actions) == 2:
+        first, second = actions
+        for figure in ("wall", "cpu"):
+            pairs = zip(samples[f"{first}: {figure} s"], samples[f"{second}: {figure} s"], strict=True)
+            samples[f"{first} / {second}: {figure} ratio"] = [a / b for a, b in pairs]
     return samples
 
 
@@ -72,14 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     run(pipeline, repo, env)  # warm-up: database created, caches filled
     for command in ci:
         run(command, repo, env)
+    # The local pipeline with its steps forked from a warm process (the default) and as plain subprocesses.
+    runners = {
+        f"uv run pipeline, {name} steps": partial(run, pipeline, repo, {**env, "MLOPS_STEP_RUNNER": name})
+        for name in ("warm", "subprocess")
+    }
+    results.update(interleaved(runners, max(5, args.repeat)))
     repeat = max(1, args.repeat // 2)
-    results["local pipeline, warm (uv run pipeline)"] = timed(lambda: run(pipeline, repo, env), repeat)
     results["generated basic CI, warm (pre-commit all + pytest)"] = timed(
         lambda: [run(command, repo, env) for command in ci], repeat
     )
 
     rows = [(name, statistics.median(s), min(s), max(s), len(s)) for name, s in results.items()]
-    print(render_table(["benchmark", "median s", "min s", "max s", "runs"], rows))
+    print(render_table(["benchmark (seconds unless a ratio)", "median", "min", "max", "runs"], rows))
     (workdir / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
 

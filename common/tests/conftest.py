@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -118,6 +119,24 @@ def _write_model_folder(
 
 
 MakeSlot = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow sqlite store, created once: creating one (its migrations) takes seconds, copying it does not."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path: Path, migrated_mlflow_db: Path) -> str:
+    """A private, ready MLflow sqlite store for one test."""
+    path = tmp_path / "mlflow.db"
+    shutil.copyfile(migrated_mlflow_db, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

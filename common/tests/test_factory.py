@@ -19,10 +19,10 @@ MakeSlot = Callable[..., Path]
 
 
 @pytest.fixture
-def slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_model_folder: MakeSlot) -> Path:
+def slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_model_folder: MakeSlot, mlflow_uri: str) -> Path:
     """A factory root with the toy slot in mlops/toy/ and a private sqlite MLflow store."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
     return make_model_folder(tmp_path, folder_name="mlops/toy")
 
 

@@ -135,11 +135,13 @@ def test_render_table_aligns_columns_as_markdown() -> None:
     ]
 
 
-def test_runner_logs_params_metrics_dataset_and_results_in_one_run(tmp_path: Path, make_model_folder: MakeSlot) -> None:
+def test_runner_logs_params_metrics_dataset_and_results_in_one_run(
+    tmp_path: Path, make_model_folder: MakeSlot, mlflow_uri: str
+) -> None:
     from mlflow import MlflowClient
 
     folder = make_model_folder(tmp_path)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = mlflow_uri
     lines: list[str] = []
     run = run_pipeline(load_model_folder(folder), tmp_path, tmp_path / "work", uri=uri, echo=lines.append)
 
@@ -156,15 +158,17 @@ def test_runner_logs_params_metrics_dataset_and_results_in_one_run(tmp_path: Pat
     assert len(logged.data.tags["evaluation.digest"]) == 64 == len(run.tags["evaluation.rows_digest"])
     assert [d.dataset.name for d in logged.inputs.dataset_inputs] == ["toy@3"]
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(run.run_id)}
-    assert artifacts == {"model", "score_report", "predictions"}
+    assert artifacts == {"model", "score_report", "predictions", "logs"}
 
 
-def test_runner_reports_a_failing_step_and_marks_the_run_failed(tmp_path: Path, make_model_folder: MakeSlot) -> None:
+def test_runner_reports_a_failing_step_and_marks_the_run_failed(
+    tmp_path: Path, make_model_folder: MakeSlot, mlflow_uri: str
+) -> None:
     from mlflow import MlflowClient
 
     folder = make_model_folder(tmp_path)
     (folder / "train.yaml").write_text("estimator: fail\n")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = mlflow_uri
     with pytest.raises(StepFailed, match="refusing params that say fail") as caught:
         run_pipeline(load_model_folder(folder), tmp_path, tmp_path / "work", uri=uri, echo=lambda _: None)
     assert "step train" in str(caught.value)

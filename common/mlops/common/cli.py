@@ -71,12 +71,15 @@ def champion_bar(mlflow: Any, folder: ModelFolder, run: PipelineRun, workdir: Pa
     return metrics[metric], f"v{champion.version}, re-scored on this run's test rows: {reason}"
 
 
-def run_slot(model: str, workdir: Path | None = None) -> tuple[PipelineRun, Verdict]:
-    """prep -> train -> evaluate -> gate -> register, printing step timings and the verdict."""
+def run_slot(
+    model: str, workdir: Path | None = None, *, quiet: bool = False, verbose: bool = False
+) -> tuple[PipelineRun, Verdict]:
+    """prep -> train -> evaluate -> gate -> register, printing step output and timings and the verdict."""
     started = time.perf_counter()
     folder = load_model_folder(slot_folder(model))
     workdir = (workdir or default_workdir(Path.cwd(), model)).resolve()
-    run = run_pipeline(folder, Path.cwd(), workdir, extra_tags={"factory.slot": model})
+    tags = {"factory.slot": model}
+    run = run_pipeline(folder, Path.cwd(), workdir, extra_tags=tags, quiet=quiet, verbose=verbose)
     verdict = gate_and_register(folder, run, workdir)
     print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
     return run, verdict
@@ -147,6 +150,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run = commands.add_parser("run", help="run a slot locally: pipeline, gate, register")
     run.add_argument("model")
     run.add_argument("--workdir", type=Path, help="where step outputs go (default: outputs/<model>/<timestamp>)")
+    run.add_argument("-q", "--quiet", action="store_true", help="show only step timings and results, not step output")
+    run.add_argument("-v", "--verbose", action="store_true", help="also show each step's command and log file")
     add = commands.add_parser("add", help="add a model slot at the factory's template version (copier copy)")
     add.add_argument("model", help="the model name: a lowercase Python identifier, permanent")
     add.add_argument("--problem-type", choices=["classification", "regression"], default="classification")
@@ -180,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.command == "run":
-            _, verdict = run_slot(args.model, args.workdir)
+            _, verdict = run_slot(args.model, args.workdir, quiet=args.quiet, verbose=args.verbose)
             return 0 if verdict.passed else EXIT_REJECTED
         if args.command == "add":
             answers = dict(item.split("=", 1) for item in args.data if "=" in item)

@@ -1,7 +1,8 @@
-"""Run a model's pipeline locally: each step as a subprocess, all of it in one MLflow run.
+"""Run a model's pipeline locally: each step as its own process, all of it in one MLflow run.
 
-MLflow start-up (imports, database migrations) happens on a second thread while the steps run,
-so a two-core machine spends that time in parallel with the first steps.
+Steps are forked from a warm process that imported their libraries once (see launcher.py), and their output is
+streamed with the step's name and saved beside their outputs. MLflow start-up (imports, database migrations) happens
+on a second thread while the steps run, so a two-core machine spends that time in parallel with the first steps.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
-import subprocess
 import sys
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.common.config import ConfigError, ModelFolder, load_model_folder
+from mlops.common.launcher import MODE_VARIABLE, Launcher, LaunchError, open_launcher
 from mlops.common.spec import Reference, SpecError, Step
 from mlops.common.tables import render_table
 from mlops.common.tracking import (
@@ -45,6 +48,7 @@ EVALUATION_ROWS = "evaluation.rows_digest"
 EVALUATION_STEP = "evaluation.step_digest"
 EVALUATION_METRIC = "evaluation.metric"
 EVALUATION_TAGS = (EVALUATION_DIGEST, EVALUATION_ROWS, EVALUATION_STEP, EVALUATION_METRIC)
+STEP_RUNNER_TAG = "pipeline.step_runner"  # warm or subprocess: how the steps were started (timings depend on it)
 
 
 class StepFailed(RuntimeError):
@@ -62,6 +66,7 @@ class PipelineRun:
     timings: dict[str, float]
     dataset_digest: str
     tags: dict[str, str] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
 
     def result(self, folder: ModelFolder, key: str) -> Path:
         """The folder of a declared result (`model`, `score_report` or `predictions`)."""
@@ -94,9 +99,11 @@ class _Tracker(threading.Thread):
         except BaseException as error:  # re-raised on the main thread by ready()
             self.error = error
 
-    def fail(self) -> None:
-        """Mark the run FAILED once it exists."""
-        self.ready().set_terminated(self.run_id, status="FAILED")
+    def fail(self, logs: Mapping[str, Path] | None = None) -> None:
+        """Mark the run FAILED once it exists, with the logs of the steps that ran (the failing one's too)."""
+        client = self.ready()
+        _log_step_logs(client, self.run_id, logs or {})
+        client.set_terminated(self.run_id, status="FAILED")
 
     def ready(self) -> Any:
         """Wait for start-up and return the client, re-raising any start-up error."""
@@ -168,15 +175,68 @@ def step_outputs(step: Step, workdir: Path) -> dict[str, Path]:
     return outputs
 
 
-def run_step(step: Step, values: Mapping[str, Path], repo_root: Path) -> float:
-    """Run one step as a subprocess; return its duration, or raise StepFailed with the tail of its stderr."""
+def step_log(step: Step, workdir: Path) -> Path:
+    """Where a step's output (stdout and stderr) is saved: beside its output folders."""
+    return workdir / step.name / f"{step.name}.log"
+
+
+def say(line: str) -> None:
+    """Print a progress line at once, also when stdout is a pipe (CI logs)."""
+    print(line, flush=True)
+
+
+def run_step(
+    step: Step,
+    values: Mapping[str, Path],
+    repo_root: Path,
+    *,
+    log: Path,
+    launcher: Launcher | None = None,
+    echo: Echo = say,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> float:
+    """Run one step as its own process, streaming its output as `[step] line` and saving it to `log`.
+
+    Returns its duration, or raises StepFailed with the tail of its stderr. Without a launcher the step is a plain
+    subprocess (one step alone gains nothing from a warm process).
+    """
     command = step_command(step, values)
+    shown = " ".join(command[1:])
+    if verbose:
+        echo(f"[{step.name}] $ {shlex.join(['python', *command[1:]])}")
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    log.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=repo_root, env=step_env(repo_root), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
-        raise StepFailed(f"step {step.name} ({' '.join(command[1:])}) exited {done.returncode}:\n{tail}")
+    with log.open("w", encoding="utf-8", buffering=1) as saved:
+
+        def on_line(stream: str, text: str) -> None:
+            saved.write(text + "\n")
+            if stream == "stderr":
+                tail.append(text)
+            if not quiet:
+                echo(f"[{step.name}] {text}")
+
+        env = {**step_env(repo_root), "PYTHONUNBUFFERED": "1"}  # its output streams as it is printed
+        try:
+            code = (launcher or Launcher()).run(command, repo_root, env, on_line)
+        except LaunchError as error:
+            raise StepFailed(f"step {step.name} ({shown}): {error} (log: {log})") from error
+    if code != 0:
+        while tail and not tail[-1].strip():
+            tail.pop()
+        raise StepFailed(f"step {step.name} ({shown}) exited {code} (log: {log}):\n" + "\n".join(tail))
+    if verbose:
+        echo(f"[{step.name}] log: {log}")
     return time.perf_counter() - started
+
+
+def open_steps(folder: ModelFolder, repo_root: Path, echo: Echo) -> Launcher:
+    """The launcher of a run's steps (MLOPS_STEP_RUNNER): a warm process starts importing their libraries now."""
+    try:
+        return open_launcher(repo_root, [step.module for step in folder.pipeline.steps], echo)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
 
 
 def run_pipeline(
@@ -187,31 +247,55 @@ def run_pipeline(
     uri: str | None = None,
     run_name: str | None = None,
     extra_tags: Mapping[str, str] | None = None,
-    echo: Echo = print,
+    echo: Echo = say,
+    quiet: bool = False,
+    verbose: bool = False,
 ) -> PipelineRun:
-    """Run every step of the folder's pipeline and log the whole run to MLflow."""
+    """Run every step of the folder's pipeline and log the whole run to MLflow.
+
+    Each step's output is streamed as `[step] line` (not when `quiet`: then only step timings and the results);
+    `verbose` also shows each step's command and log file, and how the steps are started.
+    """
     data = repo_root / folder.dataset.path
     if not data.exists():
         raise ConfigError(
             f"{folder.path / 'dataset.yaml'}: path: {folder.dataset.path} does not exist under {repo_root}"
         )
-    digest = content_digest(data)
-    tags = run_tags(folder, repo_root, digest, folder.dataset.path, workdir, extra_tags)
-    tracker = start_tracking(folder, tags, uri=uri, run_name=run_name)
-    named = bindings(folder, repo_root)
-    outputs: dict[str, dict[str, Path]] = {}
-    timings: dict[str, float] = {}
-    echo(f"Pipeline {folder.pipeline.source} -> {workdir}")
+    launcher = open_steps(folder, repo_root, echo)  # first: its imports overlap the digest, git and MLflow start-up
     try:
-        for step in folder.pipeline.steps:
-            outputs[step.name] = step_outputs(step, workdir)
-            values = {**resolve_inputs(step, named, outputs, repo_root), **outputs[step.name]}
-            timings[step.name] = run_step(step, values, repo_root)
-            echo(f"  step {step.name:<12} {timings[step.name]:6.2f} s")
-    except BaseException:
-        tracker.fail()
-        raise
-    result = PipelineRun("", "", {}, outputs, timings, digest, tags)
+        digest = content_digest(data)
+        tags = run_tags(folder, repo_root, digest, folder.dataset.path, workdir, extra_tags)
+        tracker = start_tracking(folder, tags, uri=uri, run_name=run_name)
+        named = bindings(folder, repo_root)
+        outputs: dict[str, dict[str, Path]] = {}
+        timings: dict[str, float] = {}
+        logs: dict[str, Path] = {}
+        echo(f"Pipeline {folder.pipeline.source} -> {workdir}")
+        try:
+            for step in folder.pipeline.steps:
+                outputs[step.name] = step_outputs(step, workdir)
+                logs[step.name] = step_log(step, workdir)
+                values = {**resolve_inputs(step, named, outputs, repo_root), **outputs[step.name]}
+                timings[step.name] = run_step(
+                    step,
+                    values,
+                    repo_root,
+                    log=logs[step.name],
+                    launcher=launcher,
+                    echo=echo,
+                    quiet=quiet,
+                    verbose=verbose,
+                )
+                echo(f"  step {step.name:<12} {timings[step.name]:6.2f} s")
+            if verbose:
+                echo(f"  steps ran {launcher.describe()} ({MODE_VARIABLE}={os.environ.get(MODE_VARIABLE) or 'unset'})")
+        except BaseException:
+            launcher.close()  # before waiting for MLflow: no step or warm process outlives a failure
+            tracker.fail({name: path for name, path in logs.items() if path.is_file()})
+            raise
+    finally:
+        launcher.close()
+    result = PipelineRun("", "", {}, outputs, timings, digest, {**tags, STEP_RUNNER_TAG: launcher.mode}, logs)
     return finish_tracking(tracker, folder, result, data, echo, repo_root=repo_root)
 
 
@@ -309,13 +393,20 @@ def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun,
     metrics = [Metric(k, v, now, 0) for k, v in result.metrics.items()]
     metrics += [Metric(f"step_seconds.{name}", round(s, 3), now, 0) for name, s in result.timings.items()]
     params = [Param(k, v[:6000]) for k, v in flatten(folder.params).items()]
-    tags = [RunTag(key, result.tags[key]) for key in EVALUATION_TAGS if key in result.tags]
+    tags = [RunTag(key, result.tags[key]) for key in (*EVALUATION_TAGS, STEP_RUNNER_TAG) if key in result.tags]
     client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
     if data is not None:
         client.log_inputs(run_id, datasets=[_dataset_input(folder, data, DatasetInput, InputTag)])
     for key in ("model", "score_report", "predictions"):
         client.log_artifacts(run_id, str(result.result(folder, key)), key)
+    _log_step_logs(client, run_id, result.logs)
     client.set_terminated(run_id, status="FINISHED")
+
+
+def _log_step_logs(client: Any, run_id: str, logs: Mapping[str, Path]) -> None:
+    """Each step's saved output as the run's `logs/<step>.log`."""
+    for path in logs.values():
+        client.log_artifact(run_id, str(path), "logs")
 
 
 def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_tag: Any) -> Any:
@@ -391,7 +482,7 @@ def rescore(folder: ModelFolder, run: PipelineRun, model_dir: Path, workdir: Pat
     for flag, value in step.inputs.items():
         if value == model_result:
             inputs[flag] = model_dir
-    run_step(step, {**inputs, **outputs}, repo_root)
+    run_step(step, {**inputs, **outputs}, repo_root, log=step_log(step, workdir))
     return read_metrics(outputs[str(report.output)])
 
 
@@ -413,6 +504,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("folder", type=Path, nargs="?", default=Path("configs"), help="the model's config folder")
     parser.add_argument("--workdir", type=Path, help="where step outputs go (default: outputs/<model>/<timestamp>)")
     parser.add_argument("--figures", type=Path, help="also copy the evaluation plots into this folder")
+    output = parser.add_mutually_exclusive_group()  # how much people see; each step's log holds all of its output
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="show only step timings and results, not step output"
+    )
+    output.add_argument("-v", "--verbose", action="store_true", help="also show each step's command and log file")
     return parser.parse_args(argv)
 
 
@@ -424,10 +520,13 @@ def main(argv: list[str] | None = None) -> int:
         folder = load_model_folder(args.folder)
         workdir = args.workdir or default_workdir(repo_root, folder.config.model_name)
         started = time.perf_counter()
-        run = run_pipeline(folder, repo_root, workdir.resolve())
+        run = run_pipeline(folder, repo_root, workdir.resolve(), quiet=args.quiet, verbose=args.verbose)
     except (ConfigError, SpecError, StepFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the steps and the warm process are already stopped
+        print("interrupted", file=sys.stderr)
+        return 130
     if args.figures:
         for png in copy_figures(run.result(folder, "score_report"), args.figures):
             print(f"  plot {png}")
