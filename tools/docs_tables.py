@@ -58,8 +58,16 @@ def choices(question: dict[str, Any]) -> str:
 
 def validation(question: dict[str, Any]) -> str:
     """What a question's validator refuses: the messages between its Jinja tags, answers shown as <name>."""
-    pieces = re.split(r"\{%-?.*?-?%\}", str(question.get("validator", "")), flags=re.DOTALL)
-    messages = [re.sub(r"\{\{\s*(\w+)\s*\}\}", r"<\1>", piece.strip()) for piece in pieces if piece.strip()]
+    text = re.sub(r"\{#.*?#\}", "", str(question.get("validator", "")), flags=re.DOTALL)  # Jinja comments
+    pieces = re.split(r"\{%-?.*?-?%\}", text, flags=re.DOTALL)
+
+    # An expression shows as the name it starts with (`{{ ns.reason or '...' }}` -> <reason>), else as <...>.
+    def shown(match: re.Match[str]) -> str:
+        name = re.match(r"(?:\w+\.)*(\w+)", match.group(1))
+        return f"<{name.group(1)}>" if name else "<...>"
+
+    value = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", flags=re.DOTALL)
+    messages = [value.sub(shown, piece.strip()) for piece in pieces if piece.strip()]
     # Markdown would read <name> as an HTML tag outside code spans; inside them it is shown as written.
     parts = "; ".join(messages).split("`")
     parts[::2] = [part.replace("<", "&lt;").replace(">", "&gt;") for part in parts[::2]]
