@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, Protocol
 
 MODE_VARIABLE = "MLOPS_STEP_RUNNER"
 WARM, SUBPROCESS = "warm", "subprocess"
@@ -50,7 +50,7 @@ class LaunchError(RuntimeError):
     """The warm process died or stopped answering."""
 
 
-class _Child:
+class _Child(Protocol):
     """A started step: its output streams, its exit code and how to stop it."""
 
     stdout: IO[bytes]
@@ -58,11 +58,11 @@ class _Child:
 
     def wait(self) -> int:
         """The exit code, once the step's output has ended."""
-        raise NotImplementedError
+        ...
 
     def kill(self) -> None:
         """Stop the step now."""
-        raise NotImplementedError
+        ...
 
 
 class Launcher:
