@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from projects import git_commit_all, render, tool
+from projects import git_commit_all, load_workflow, render, tool
 
 COMBOS = {
     "trunk-none": {"branching_strategy": "trunk", "notifications": "none", "environments": "dev,staging,prod"},
@@ -24,13 +23,6 @@ COMBOS = {
 }
 SLOTS = {"churn": ("classification", ""), "churn_v2": ("classification", ""), "fares": ("regression", "0 3 * * 1")}
 WORKFLOWS = Path(".github/workflows")
-
-
-def load(path: Path) -> dict:
-    """A workflow, with YAML 1.1's `on: true` key put back as "on"."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["on"] = data.pop(True, data.get("on"))
-    return data
 
 
 @pytest.fixture(scope="module", params=list(COMBOS))
@@ -71,7 +63,7 @@ def triggered(patterns: list[str], path: str) -> bool:
 def test_slot_paths_cover_its_folders_and_common_code_but_no_other_slot(factory: tuple[Path, dict], kind: str) -> None:
     root, _ = factory
     for model in SLOTS:
-        on = load(root / WORKFLOWS / f"{model}-{kind}.yml")["on"]
+        on = load_workflow(root / WORKFLOWS / f"{model}-{kind}.yml")["on"]
         event = on["pull_request" if kind == "pr" else "push"]
         patterns = event["paths"]
         own = [f"src/{model}/train.py", f"tests/{model}/test_train.py", f"mlops/{model}/train.yaml"]
@@ -86,7 +78,7 @@ def test_slot_paths_cover_its_folders_and_common_code_but_no_other_slot(factory:
 
 def test_the_pr_guard_runs_every_hook_on_every_change_of_every_pull_request(factory: tuple[Path, dict]) -> None:
     root, _ = factory
-    guard = load(root / WORKFLOWS / "pr-guard.yml")
+    guard = load_workflow(root / WORKFLOWS / "pr-guard.yml")
     assert guard["on"] == {"pull_request": None}  # no paths, no branches: nothing a pull request changes escapes it
     (job,) = guard["jobs"].values()
     checkout = next(step for step in job["steps"] if "actions/checkout@" in step.get("uses", ""))
@@ -106,12 +98,12 @@ def test_triggers_and_stages_follow_the_branching_strategy(factory: tuple[Path, 
     envs = answers["environments"].split(",")
     stages = envs[1:] if len(envs) > 1 else envs
     for model in SLOTS:
-        assert load(root / WORKFLOWS / f"{model}-pr.yml")["on"]["pull_request"]["branches"] == branches
-        cd = load(root / WORKFLOWS / f"{model}-cd.yml")
+        assert load_workflow(root / WORKFLOWS / f"{model}-pr.yml")["on"]["pull_request"]["branches"] == branches
+        cd = load_workflow(root / WORKFLOWS / f"{model}-cd.yml")
         assert cd["on"]["push"]["branches"] == branches
         assert cd["jobs"]["release"]["uses"] == "./.github/workflows/slot-release.yml"
         assert cd["concurrency"] == {"group": f"{model}-release", "cancel-in-progress": False}
-    release = load(root / WORKFLOWS / "slot-release.yml")
+    release = load_workflow(root / WORKFLOWS / "slot-release.yml")
     deploys = [name for name in release["jobs"] if name.startswith("deploy-")]
     assert deploys == [f"deploy-{stage}" for stage in stages]
     for index, name in enumerate(deploys):
@@ -123,13 +115,13 @@ def test_triggers_and_stages_follow_the_branching_strategy(factory: tuple[Path, 
         assert main_only is (answers["branching_strategy"] == "gitflow" and index == len(deploys) - 1)
     train = release["jobs"]["train"]["steps"]
     assert any(f"--env {envs[-1]} --tier prod" in step.get("run", "") for step in train)
-    checks = load(root / WORKFLOWS / "slot-checks.yml")["jobs"]["checks"]["steps"]
+    checks = load_workflow(root / WORKFLOWS / "slot-checks.yml")["jobs"]["checks"]["steps"]
     assert any(f'factory aml submit "$MODEL" --env {envs[0]} --dry-run' in step.get("run", "") for step in checks)
 
 
 def test_notifications_follow_the_answer(factory: tuple[Path, dict]) -> None:
     root, answers = factory
-    release = load(root / WORKFLOWS / "slot-release.yml")
+    release = load_workflow(root / WORKFLOWS / "slot-release.yml")
     enabled = answers["notifications"] != "none"
     assert (root / WORKFLOWS / "slot-notify.yml").is_file() is enabled
     assert ({"announce", "report"} & set(release["jobs"])) == ({"announce", "report"} if enabled else set())
@@ -138,13 +130,13 @@ def test_notifications_follow_the_answer(factory: tuple[Path, dict]) -> None:
         assert secret in release["on"]["workflow_call"]["secrets"]
         assert release["jobs"]["report"]["if"] == "always()"
         for model in SLOTS:
-            assert secret in load(root / WORKFLOWS / f"{model}-cd.yml")["jobs"]["release"]["secrets"]
+            assert secret in load_workflow(root / WORKFLOWS / f"{model}-cd.yml")["jobs"]["release"]["secrets"]
 
 
 def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, dict]) -> None:
     root, _ = factory
     for path in (root / WORKFLOWS).glob("*.yml"):
-        workflow = load(path)
+        workflow = load_workflow(path)
         assert workflow["permissions"] in ({"contents": "read"}, {}), path.name
         for name, job in workflow["jobs"].items():
             steps = job.get("steps", [])
@@ -162,7 +154,7 @@ def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, 
 def test_every_job_installs_the_committed_lock_and_nothing_else(factory: tuple[Path, dict]) -> None:
     root, _ = factory
     for path in (root / WORKFLOWS).glob("*.yml"):
-        for name, job in load(path)["jobs"].items():
+        for name, job in load_workflow(path)["jobs"].items():
             for step in job.get("steps", []):
                 for line in step.get("run", "").splitlines():
                     if "uv sync" in line:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from doc_commands import commands
-from projects import ROOT, render, run, tool, tool_env
+from projects import ROOT, load_workflow, render, run, tool, tool_env
 
 from mlops.common import cli
 
@@ -31,20 +31,13 @@ def build(project: Path, site: Path, env: dict[str, str] | None = None) -> str:
     return run([tool("mkdocs"), "build", "--strict", "--site-dir", site], project, {**(env or tool_env()), **SITE_ENV})
 
 
-def load(path: Path) -> dict:
-    """A workflow, with YAML 1.1's `on: true` key put back as "on"."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["on"] = data.pop(True, data.get("on"))
-    return data
-
-
 @pytest.fixture(scope="module", params=list(FACTORIES))
 def factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A factory with two slots, its model pages written and its site built as its CI does; (repo, site)."""
     root = render(tmp_path_factory.mktemp(request.param) / "factory", "factory", **FACTORIES[request.param])
     for model, problem_type in SLOTS.items():
         render(root, "model", model_name=model, problem_type=problem_type)
-    job = load(root / ".github/workflows/common.yml")["jobs"]["docs"]
+    job = load_workflow(root / ".github/workflows/common.yml")["jobs"]["docs"]
     steps = [step["run"] for step in job["steps"] if "run" in step]
     assert steps[0] == "uv sync --locked"
     env = {**tool_env(), "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")]), "RUNNER_TEMP": str(root.parent)}
@@ -101,7 +94,7 @@ def test_a_factory_site_is_written_for_its_environments_and_branching(factory: t
 
 def test_the_factory_ci_builds_its_site_on_changes_to_the_docs(factory: tuple[Path, Path]) -> None:
     root, _ = factory
-    workflow = load(root / ".github/workflows/common.yml")
+    workflow = load_workflow(root / ".github/workflows/common.yml")
     assert {"docs/**", "mkdocs.yml"} <= set(workflow["on"]["pull_request"]["paths"])
     assert workflow["on"]["push"] == {"branches": ["main"]}  # every push to main builds it, whatever changed
     runs = [step.get("run", "") for step in workflow["jobs"]["docs"]["steps"]]

@@ -137,6 +137,15 @@ def tool(name: str) -> str:
     return found
 
 
+def load_workflow(path: Path) -> dict[str, Any]:
+    """A generated workflow, with YAML 1.1's `on: true` key put back as "on"."""
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
 def text_files(root: Path) -> list[Path]:
     """Every generated file except git internals and virtual environments."""
     skip = {".git", ".venv", "__pycache__", ".ruff_cache", ".pytest_cache"}
