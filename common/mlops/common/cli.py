@@ -17,7 +17,7 @@ from mlops.common.gitrepo import RepoError
 from mlops.common.runner import EVALUATION_DIGEST, PipelineRun, StepFailed, default_workdir, rescore, run_pipeline
 from mlops.common.spec import SpecError
 from mlops.common.tables import render_table
-from mlops.common.tracking import tracking_uri
+from mlops.common.tracking import quiet_mlflow_logs, tracking_uri
 
 if TYPE_CHECKING:
     from mlops.common import drift
@@ -40,12 +40,9 @@ def slot_folder(model: str) -> Path:
 
 def client() -> Any:
     """An MLflow client on the factory's tracking and registry store, without its start-up chatter."""
-    import logging
-
     from mlflow import MlflowClient
 
-    for name in ("mlflow", "alembic"):  # database creation and migrations log at INFO
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_mlflow_logs()
     return MlflowClient(tracking_uri())
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.common.gitrepo import RepoError, dirty_files, git, require_clean
+from mlops.common.gitrepo import RepoError, dirty_files, git, git_bytes, require_clean
 from mlops.common.tracking import ANSWERS_FILE, template_version
 
 MARKERS = re.compile(r"^(<<<<<<< |=======$|>>>>>>> )", re.MULTILINE)
@@ -155,11 +155,6 @@ def protect_work(repo: Path, answers_file: str, before: str, echo: Callable[[str
     if changed:
         git(repo, "checkout", "HEAD", "--", *changed)
     return changed
-
-
-def git_bytes(repo: Path, spec: str) -> bytes:
-    """The bytes of `git show <spec>` (a file at a commit)."""
-    return subprocess.run(["git", "show", spec], cwd=repo, capture_output=True, check=True).stdout
 
 
 def relock(repo: Path, echo: Callable[[str], None] = print) -> None:

@@ -18,6 +18,14 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
+def git_bytes(repo: Path, spec: str) -> bytes:
+    """The bytes of `git show <spec>` (a file at a commit), or a RepoError naming the repository."""
+    done = subprocess.run(["git", "show", spec], cwd=repo, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RepoError(f"{repo}: git show {spec} failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
 def dirty_files(repo: Path, *paths: str) -> list[str]:
     """Paths with uncommitted changes (staged, unstaged or untracked and not ignored), under `paths` if given."""
     return [line[3:] for line in git(repo, "status", "--porcelain", "--", *paths).splitlines()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import logging
 import os
 import shlex
 import shutil
@@ -34,6 +33,7 @@ from mlops.common.tracking import (
     content_digest,
     git_commit,
     git_state,
+    quiet_mlflow_logs,
     source_digest,
     template_version,
     tracking_uri,
@@ -89,7 +89,7 @@ class _Tracker(threading.Thread):
         try:
             from mlflow import MlflowClient
 
-            logging.getLogger("mlflow").setLevel(logging.WARNING)  # no database-migration chatter
+            quiet_mlflow_logs()
 
             self.client = MlflowClient(tracking_uri=self.uri)
             found = self.client.get_experiment_by_name(self.experiment)

@@ -18,6 +18,14 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def quiet_mlflow_logs() -> None:
+    """Keep MLflow's start-up chatter (database creation and migrations, logged at INFO) off people's screens."""
+    import logging
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def content_digest(path: Path) -> str:
     """sha256 of a file, or of a folder's files (names and bytes, in sorted order)."""
     return _digest(path, sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
