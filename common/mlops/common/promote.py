@@ -110,7 +110,7 @@ def require_committed(prototype: Path, paths: list[str]) -> None:
 
 
 def tracked(repo: Path, folder: str) -> list[str]:
-    """The files git tracks under a folder of the repository (ignored and untracked files never promote)."""
+    """The files git tracks under a path of the repository (ignored and untracked files never promote)."""
     return sorted(filter(None, git(repo, "ls-files", "-z", "--", folder).split("\0")))
 
 
@@ -295,12 +295,8 @@ def stage(factory: Path, model: str) -> None:
     """Stage the slot's files, so `git checkout -f HEAD` alone undoes an interrupted promotion."""
     paths = [f"mlops/{model}", f"src/{model}", f"tests/{model}", f"data/{model}", f"docs/models/{model}.md"]
     paths += [f".github/workflows/{model}-{kind}.yml" for kind in ("pr", "cd", "retrain")]
-    git(factory, "add", "-A", "--", *[p for p in paths if (factory / p).exists() or _tracked(factory, p)])
-
-
-def _tracked(factory: Path, path: str) -> bool:
-    """Whether git knows files under `path` (so a removal can be staged)."""
-    return bool(git(factory, "ls-files", "--", path).strip())
+    # A path git knows but the work tree lost is staged too: that stages its removal.
+    git(factory, "add", "-A", "--", *[p for p in paths if (factory / p).exists() or tracked(factory, p)])
 
 
 def write(factory: Path, planned: Plan) -> None:
