@@ -343,9 +343,8 @@ def promotion_tags(provenance: Path) -> dict[str, str]:
     import yaml
 
     recorded = yaml.safe_load(provenance.read_text(encoding="utf-8")) or {}
-    keys = {"source": "promotion.source", "source_remote": "promotion.source_remote"}
-    keys["source_commit"] = "promotion.source_commit"
-    return {tag: str(recorded[key]) for key, tag in keys.items() if recorded.get(key)}
+    keys = ("source", "source_remote", "source_commit")
+    return {f"promotion.{key}": str(recorded[key]) for key in keys if recorded.get(key)}
 
 
 def start_tracking(
