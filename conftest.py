@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 # `common/` is tested directly: the same code every generated repo ships.
-sys.path.insert(0, str(ROOT / "common"))
+sys.path.insert(0, str(ROOT / "common" / "runtime"))
 # tools/projects.py renders templates and runs generated projects for tests, the demo and benchmarks.
 sys.path.insert(0, str(ROOT / "tools"))
 

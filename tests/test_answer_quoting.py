@@ -31,10 +31,10 @@ ANSWER = st.lists(st.one_of(st.sampled_from([*TRICKY, "\n"]), ONE_LINE), min_siz
 
 
 def quote_macros() -> Any:
-    """common/repo/quote.jinja as Copier loads it: a sandbox over the template repo with copier.yml's `_envops`."""
+    """common/fragments/quote.jinja as Copier loads it: a sandbox over the template repo with copier.yml's `_envops`."""
     envops = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8")).get("_envops", {})
     env = SandboxedEnvironment(loader=FileSystemLoader(ROOT), **{"keep_trailing_newline": True, **envops})
-    return env.get_template("common/repo/quote.jinja").module
+    return env.get_template("common/fragments/quote.jinja").module
 
 
 QUOTE = quote_macros()

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from projects import copy_work_tree, edit, git_commit_all, render, run, snapshot_template, text_files
 
-from mlops.common.config import load_model_folder
-from mlops.common.workflows import schedule_problems
+from mlops.factory.workflows import schedule_problems
+from mlops.pipeline.config import load_model_folder
 
 SLOT = "mlops/churn/.copier-answers.yml"
 # The answers a slot's config holds once the slot exists.

@@ -16,13 +16,13 @@ import pytest
 import yaml
 from projects import edit, git_commit_all, render, run, uv
 
-from mlops.common.aml import assets, deploy
-from mlops.common.aml.commands import build
-from mlops.common.aml.pipeline import dump_job, job_requirements, pipeline_output, validate
-from mlops.common.aml.workspace import Workspace, endpoint_name, experiment_name, load_environments, ml_client
-from mlops.common.config import ConfigError, load_model_folder
-from mlops.common.spec import SpecError
-from mlops.common.tracking import content_digest
+from mlops.factory.aml import assets, deploy
+from mlops.factory.aml.commands import build
+from mlops.factory.aml.pipeline import dump_job, job_requirements, pipeline_output, validate
+from mlops.factory.aml.workspace import Workspace, endpoint_name, experiment_name, load_environments, ml_client
+from mlops.pipeline.config import ConfigError, load_model_folder
+from mlops.pipeline.spec import SpecError
+from mlops.pipeline.tracking import content_digest
 
 SLOTS = {"churn": "classification", "fares": "regression"}
 ENDPOINT = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
@@ -286,7 +286,7 @@ def test_talking_to_azure_needs_a_subscription_id(factory: Path) -> None:
 
 
 def test_factory_aml_dry_runs_from_the_command_line(factory: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from mlops.common.cli import main
+    from mlops.factory.cli import main
 
     monkeypatch.chdir(factory)
     assert main(["aml", "submit", "churn", "--env", "dev", "--dry-run", "--branch", "release/2.0"]) == 0

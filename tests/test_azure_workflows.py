@@ -67,7 +67,7 @@ def test_slot_paths_cover_its_folders_and_common_code_but_no_other_slot(factory:
         event = on["pull_request" if kind == "pr" else "push"]
         patterns = event["paths"]
         own = [f"src/{model}/train.py", f"tests/{model}/test_train.py", f"mlops/{model}/train.yaml"]
-        own += [f"data/{model}/x.csv", "mlops/common/gate.py", f".github/workflows/{model}-{kind}.yml"]
+        own += [f"data/{model}/x.csv", "mlops/factory/gate.py", f".github/workflows/{model}-{kind}.yml"]
         assert all(triggered(patterns, path) for path in own), (model, patterns)
         for other in set(SLOTS) - {model}:
             theirs = [f"src/{other}/train.py", f"tests/{other}/test_x.py", f"mlops/{other}/config.yaml"]
@@ -163,8 +163,8 @@ def test_every_job_installs_the_committed_lock_and_nothing_else(factory: tuple[P
 
 
 def test_the_retraining_cron_is_in_the_workflow_and_the_config(factory: tuple[Path, dict]) -> None:
-    from mlops.common.config import load_model_folder
-    from mlops.common.workflows import schedule_problems, workflow_crons
+    from mlops.factory.workflows import schedule_problems, workflow_crons
+    from mlops.pipeline.config import load_model_folder
 
     root, _ = factory
     for model, (_, schedule) in SLOTS.items():

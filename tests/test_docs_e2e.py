@@ -252,9 +252,9 @@ def test_the_promotion_page_promotes_a_stronger_change_into_the_existing_slot(ch
 def release(template: Path, tag: str) -> None:
     """A new template release: template-owned files of the base, a slot and the prototype change."""
     for name, line in (
-        ("factory-template/repo/docs/index.md.jinja", "\nSee the README for the factory's commands.\n"),
+        ("factory-template/base/docs/index.md.jinja", "\nSee the README for the factory's commands.\n"),
         ("prototyping-template/CONTRIBUTING.md.jinja", "\nAsk in the team channel before a large refactor.\n"),
-        ("factory-template/model/.github/workflows/{{ model_name }}-pr.yml.jinja", "# Checks of this slot.\n"),
+        ("factory-template/slot/.github/workflows/{{ model_name }}-pr.yml.jinja", "# Checks of this slot.\n"),
     ):
         path = template / name
         path.write_text(path.read_text() + line)

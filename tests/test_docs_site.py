@@ -16,7 +16,7 @@ import yaml
 from doc_commands import commands
 from projects import ROOT, load_workflow, render, run, tool, tool_env
 
-from mlops.common import cli
+from mlops.factory import cli
 
 SITE_ENV = {"NO_MKDOCS_2_WARNING": "1"}  # Material's notice about MkDocs 2.0, printed on every build
 FACTORIES = {
@@ -44,7 +44,7 @@ def factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     for command in steps[1:]:  # what `uv run` runs, in this test environment (it has the factory's packages)
         argv = shlex.split(command.replace('"$RUNNER_TEMP/site"', str(root.parent / "site")))
         assert argv[:2] == ["uv", "run"], command
-        program = [sys.executable, "-m", "mlops.common.cli"] if argv[2] == "factory" else [tool(argv[2])]
+        program = [sys.executable, "-m", "mlops.factory.cli"] if argv[2] == "factory" else [tool(argv[2])]
         run([*program, *argv[3:]], root, {**env, **SITE_ENV})
     return root, root.parent / "site"
 

@@ -97,7 +97,7 @@ def test_the_factorys_own_pre_commit_and_typing_pass(factory: Path) -> None:
     run([uv(), "run", "pre-commit", "run", "--all-files", "--show-diff-on-failure"], factory)
 
 
-def test_the_factorys_tests_pass_for_every_slot_and_mlops_common(factory: Path) -> None:
+def test_the_factorys_tests_pass_for_every_slot_and_the_runtime(factory: Path) -> None:
     output = run([uv(), "run", "pytest", "-q", "-p", "no:cacheprovider"], factory)
     assert " passed" in output and "failed" not in output
 

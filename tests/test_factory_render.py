@@ -86,11 +86,11 @@ def test_slot_config_carries_the_gate_answers(factory: tuple[Path, dict]) -> Non
 
 def test_slots_hold_only_model_specific_code(factory: tuple[Path, dict]) -> None:
     root, _ = factory
-    factory_logic = {p.name for p in (ROOT / "common/mlops/common").glob("*.py")} - {"__init__.py"}
+    factory_logic = {p.name for p in (ROOT / "common/runtime/mlops").rglob("*.py")} - {"__init__.py"}
     for model in SLOTS:
         assert not factory_logic & {p.name for p in (root / "src" / model).glob("*.py")}
         assert all(p.suffix == ".yaml" for p in (root / "mlops" / model).iterdir() if p.name != ".copier-answers.yml")
-    assert (root / "mlops/common/gate.py").read_bytes() == (ROOT / "common/mlops/common/gate.py").read_bytes()
+    assert (root / "mlops/factory/gate.py").read_bytes() == (ROOT / "common/runtime/mlops/factory/gate.py").read_bytes()
 
 
 def test_factory_files_parse_and_are_lint_clean(factory: tuple[Path, dict]) -> None:
@@ -159,7 +159,7 @@ METRICS = {
 
 
 def test_every_primary_metric_renders_a_slot_config_the_factory_accepts(tmp_path: Path) -> None:
-    from mlops.common.config import load_model_folder
+    from mlops.pipeline.config import load_model_folder
 
     root = render(tmp_path / "factory", "factory")
     for metric, problem_type in METRICS.items():

@@ -21,10 +21,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops.common import cli, registry
-from mlops.common.config import ModelConfig, load_model_folder
-from mlops.common.gate import judge
-from mlops.common.runner import EVALUATION_TAGS, run_pipeline
+from mlops.factory import cli, registry
+from mlops.factory.gate import judge
+from mlops.pipeline.config import ModelConfig, load_model_folder
+from mlops.pipeline.runner import EVALUATION_TAGS, run_pipeline
 
 pytestmark = pytest.mark.hardening
 

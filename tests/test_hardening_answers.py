@@ -368,7 +368,7 @@ def test_the_speed_ups_render_the_same_files(tmp_path: Path, family: Family) -> 
 BAD_NAMES = sorted(
     {names[index * (len(names) - 1) // 3] for names in RESERVED.values() for index in range(4)}
     | {"con", "nul", "com1", "lpt9", "scipy", "statistics", "pickle", "matplotlib", "skops", "pytest", "datetime"}
-    | {"yes", "null", "mlops", "common", "tests", "src", "data", "match", "class"}
+    | {"yes", "null", "mlops", "pipeline", "tests", "src", "data", "match", "class"}
 ) + [
     "churn\n",
     "churn\r\n",

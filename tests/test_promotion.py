@@ -10,8 +10,8 @@ import pytest
 import yaml
 from projects import edit, git_commit_all, render, run, text_files, tool
 
-from mlops.common import cli
-from mlops.common.promote import MAPPING, PromotionError, promote
+from mlops.factory import cli
+from mlops.factory.promote import MAPPING, PromotionError, promote
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -62,7 +62,7 @@ def test_every_folder_of_the_generated_repos_is_reserved(renders: dict[str, Path
         folders |= {path.name for parent in parents for path in parent.iterdir() if path.is_dir()}
         ignored = (root / ".gitignore").read_text(encoding="utf-8")
         folders |= {match[1] for match in re.finditer(r"(?m)^/?([\w.-]+)/$", ignored)}
-    assert "common" in folders and "outputs" in folders
+    assert {"pipeline", "factory", "outputs"} <= folders
     assert choosable(folders - {"churn"}) - ALL == set()
 
 
@@ -117,7 +117,7 @@ REFUSED = [
     ("match", "a Python keyword"),
     ("statistics", "a module of the Python standard library"),
     ("scipy", "the import name of a package the generated repos install"),
-    ("common", "a folder of the generated repos"),
+    ("pipeline", "a folder of the generated repos"),
     ("off", "a word YAML reads as a boolean or null"),
     ("com1", "a Windows device name"),
 ]

@@ -28,7 +28,7 @@ import pytest
 import yaml
 from projects import git_commit_all, render, run, tool, tool_env
 
-from mlops.common.promote import promote
+from mlops.factory.promote import promote
 
 pytestmark = pytest.mark.hardening
 

@@ -1,6 +1,6 @@
 """Fast tier: the generated repos' secrets scan, hook order and `.gitignore`.
 
-The scan is detect-secrets with the detectors of `common/repo/secret_detectors.py`, shipped byte-identical into
+The scan is detect-secrets with the detectors of `common/runtime/tools/secret_detectors.py`, shipped byte-identical into
 both repos and named by their baseline. Each kind of the hardening family's corpus is reported by the detector
 meant for it; look-alikes a repo holds on purpose are not. The hardening tier (test_secrets_hardening.py) runs the
 same corpus through real commits and pull-request checks.
@@ -21,7 +21,7 @@ import yaml
 from projects import ROOT, git_commit_all, render, tool
 from test_secrets_hardening import Fake, plants
 
-DETECTORS = ROOT / "common/repo/secret_detectors.py"
+DETECTORS = ROOT / "common/runtime/tools/secret_detectors.py"
 # The kinds a detector of ours exists for, and the secret type it reports.
 OWN_DETECTOR = {
     "slack_workflow_webhook": "Slack workflow webhook",
@@ -67,8 +67,8 @@ def scan_folder(folder: Path) -> Path:
     """A folder holding what the scan needs, from their single sources (shipped byte-identical, tested above)."""
     (folder / "tools").mkdir(parents=True)
     shutil.copy(DETECTORS, folder / "tools/secret_detectors.py")
-    shutil.copy(ROOT / "common/repo/secrets.baseline", folder / ".secrets.baseline")
-    hook_list = (ROOT / "common/repo/pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    shutil.copy(ROOT / "common/fragments/secrets.baseline", folder / ".secrets.baseline")
+    hook_list = (ROOT / "common/fragments/pre-commit-hooks.yaml").read_text(encoding="utf-8")
     (folder / ".pre-commit-config.yaml").write_text("repos:\n" + hook_list, encoding="utf-8")
     return folder
 

@@ -55,7 +55,7 @@ def test_templated_subdirectory_answer_is_stored_for_updates(tmp_path: Path) -> 
 
 
 def test_action_pins_are_full_commit_shas() -> None:
-    pins = re.findall(r'"([\w.-]+/[\w.-]+)@(\S+) # (v[\d.]+)"', (ROOT / "common/repo/actions.jinja").read_text())
+    pins = re.findall(r'"([\w.-]+/[\w.-]+)@(\S+) # (v[\d.]+)"', (ROOT / "common/fragments/actions.jinja").read_text())
     assert len(pins) >= 3
     for action, ref, tag in pins:
         assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{action} {tag} must be pinned to a commit SHA"

@@ -10,8 +10,8 @@ import yaml
 from pre_commit_hooks import check_merge_conflict
 from projects import ROOT, edit, git_commit_all, render, run, snapshot_template, text_files, uv
 
-from mlops.common import fleet
-from mlops.common.gitrepo import RepoError
+from mlops.factory import fleet
+from mlops.factory.gitrepo import RepoError
 
 pytestmark = pytest.mark.hardening  # the "updates" family: every scenario reports to the tally
 
@@ -23,18 +23,18 @@ def release_v2(repo: Path) -> None:
     """A release that changes a workflow, adds a file, removes a file and changes shared and model code."""
     for workflow in (
         "prototyping-template/.github/workflows/ci.yml.jinja",
-        "factory-template/repo/.github/workflows/common.yml.jinja",
+        "factory-template/base/.github/workflows/common.yml.jinja",
     ):
         edit(repo / workflow, "timeout-minutes: 20", "timeout-minutes: 25")
-    for folder in ("prototyping-template/docs", "factory-template/repo/docs"):
+    for folder in ("prototyping-template/docs", "factory-template/base/docs"):
         (repo / folder / "UPGRADING.md").write_text(UPGRADING)
     (repo / "prototyping-template/models/README.md").unlink()
-    (repo / "factory-template/repo/docs/models/README.md").unlink()
-    edit(repo / "common/mlops/common/tables.py", '"""Plain-text tables', '"""Plain-text (Markdown) tables')
+    (repo / "factory-template/base/docs/models/README.md").unlink()
+    edit(repo / "common/runtime/mlops/pipeline/tables.py", '"""Plain-text tables', '"""Plain-text (Markdown) tables')
     edit(repo / "common/model/steps/train.py", '"""Train step:', '"""Train step (v2 template):')
-    edit(repo / "factory-template/model/docs/models/{{ model_name }}.md.jinja", "## Run it", "## Run it locally")
+    edit(repo / "factory-template/slot/docs/models/{{ model_name }}.md.jinja", "## Run it", "## Run it locally")
     edit(
-        repo / "factory-template/repo/pyproject.toml.jinja",
+        repo / "factory-template/base/pyproject.toml.jinja",
         '    "ruff>=0.9,<1",\n',
         '    "ruff>=0.9,<1",\n    "tabulate>=0.9",\n',
     )
@@ -99,7 +99,7 @@ def test_non_overlapping_edits_in_template_owned_files_are_merged(prototype: Pat
     workflow = (prototype / ".github/workflows/ci.yml").read_text()
     assert "name: Experiment CI" in workflow and "timeout-minutes: 25" in workflow
     assert "<<<<<<<" not in workflow
-    assert "Plain-text (Markdown) tables" in (prototype / "mlops/common/tables.py").read_text()
+    assert "Plain-text (Markdown) tables" in (prototype / "mlops/pipeline/tables.py").read_text()
     tally.add("updates", scenarios=1, edits_lost=0)
 
 
@@ -153,7 +153,7 @@ def test_an_updated_repo_equals_a_fresh_copy_for_template_owned_files(
     update(prototype)
     fresh = render(tmp_path / "fresh", "prototype", vcs_ref=V2, src=releases)
     updated, expected = template_owned(snapshot(prototype), "churn"), template_owned(snapshot(fresh), "churn")
-    assert "mlops/common/tables.py" in expected and ".github/workflows/ci.yml" in expected
+    assert "mlops/pipeline/tables.py" in expected and ".github/workflows/ci.yml" in expected
     assert "src/churn/train.py" not in expected
     assert updated == expected
     tally.add("updates", scenarios=1, edits_lost=0)
@@ -222,11 +222,11 @@ def test_fleet_rollout_brings_the_lock_along_when_a_release_changes_dependencies
 
 def dropping_release(repo: Path) -> None:
     """A careless release: it stops rendering a model-owned slot file and a template-owned base page."""
-    (repo / "factory-template/model/src/{{ model_name }}/metrics.py.jinja").unlink()
-    (repo / "factory-template/repo/docs/azure.md.jinja").unlink()
-    (repo / "factory-template/repo/docs/index.md.jinja").unlink()
+    (repo / "factory-template/slot/src/{{ model_name }}/metrics.py.jinja").unlink()
+    (repo / "factory-template/base/docs/azure.md.jinja").unlink()
+    (repo / "factory-template/base/docs/index.md.jinja").unlink()
     features = '"""Feature helpers of {{ model_name }}."""\n'
-    (repo / "factory-template/model/src/{{ model_name }}/features.py.jinja").write_text(features)
+    (repo / "factory-template/slot/src/{{ model_name }}/features.py.jinja").write_text(features)
 
 
 @pytest.fixture
@@ -330,7 +330,7 @@ def test_a_model_owned_file_deleted_in_a_prototype_is_never_silently_restored(pr
 def test_promotion_stops_when_the_release_it_applies_removes_a_slot_file_the_user_changed(
     careless: Path, tally
 ) -> None:
-    from mlops.common.promote import PromotionError, ensure_slot
+    from mlops.factory.promote import PromotionError, ensure_slot
 
     edit(careless / "src/churn/metrics.py", '"""Classification metrics', '"""(tuned) Classification metrics')
     git_commit_all(careless, "Tune the metrics")

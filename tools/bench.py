@@ -16,8 +16,8 @@ from pathlib import Path
 
 from projects import ROOT, git_commit_all, render, run, tool_env, uv
 
-sys.path.insert(0, str(ROOT / "common"))
-from mlops.common.tables import render_table  # noqa: E402  (shared source, importable once on the path)
+sys.path.insert(0, str(ROOT / "common" / "runtime"))
+from mlops.pipeline.tables import render_table  # noqa: E402  (shared source, importable once on the path)
 
 
 def timed(action: Callable[[], object], repeat: int) -> list[float]:

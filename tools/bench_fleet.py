@@ -14,17 +14,17 @@ from pathlib import Path
 import copier
 from projects import ROOT, git_commit_all, render, run, snapshot_template
 
-sys.path.insert(0, str(ROOT / "common"))
-from mlops.common import fleet  # noqa: E402  (shared source, importable once on the path)
-from mlops.common.tables import render_table  # noqa: E402
+sys.path.insert(0, str(ROOT / "common" / "runtime"))
+from mlops.factory import fleet  # noqa: E402  (shared source, importable once on the path)
+from mlops.pipeline.tables import render_table  # noqa: E402
 
 
 def release(template: Path) -> None:
     """Tag v0.1.0, change a workflow and a slot page, tag v0.2.0."""
     run(["git", "tag", "v0.1.0"], template)
-    workflow = template / "factory-template/repo/.github/workflows/common.yml.jinja"
+    workflow = template / "factory-template/base/.github/workflows/common.yml.jinja"
     workflow.write_text(workflow.read_text().replace("timeout-minutes: 20", "timeout-minutes: 25"))
-    page = template / "factory-template/model/docs/models/{{ model_name }}.md.jinja"
+    page = template / "factory-template/slot/docs/models/{{ model_name }}.md.jinja"
     page.write_text(page.read_text().replace("## Run it", "## Run it locally"))
     git_commit_all(template, "Release 0.2.0")
     run(["git", "tag", "v0.2.0"], template)

@@ -1,6 +1,6 @@
 """MkDocs hook of the templates' site: figures and example tables made at build time by the factory's own code.
 
-The gate's verdicts and the drift report come from `mlops/common/gate.py` and `drift.py` judging two models
+The gate's verdicts and the drift report come from `mlops/factory/gate.py` and `drift.py` judging two models
 trained here on the bundled churn sample, so the pictures cannot drift from what the factory prints. A page
 asks for a table with a marker comment (`<!-- site: gate-verdicts -->`, `<!-- site: drift-report -->`).
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "common"))
-from mlops.common import drift, gate  # noqa: E402  (the shared source, importable once on the path)
-from mlops.common.config import ModelConfig  # noqa: E402
+sys.path.insert(0, str(ROOT / "common" / "runtime"))
+from mlops.factory import drift, gate  # noqa: E402  (the shared source, importable once on the path)
+from mlops.pipeline.config import ModelConfig  # noqa: E402
 
 SAMPLE = ROOT / "common" / "data" / "customer_churn.csv"
 TARGET = "churned"

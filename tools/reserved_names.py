@@ -9,7 +9,7 @@ The list is the hidden question `reserved_names` of copier.yml (between the mark
   and for Windows and macOS where a marker keeps a wheel off Linux, and the top-level modules and
   packages read from each wheel's RECORD;
 - the folders of the generated repos: top-level folders, the folders beside a model's own ones
-  (`mlops/common/`) and the folders their `.gitignore` keeps for runs (`outputs/`);
+  (`mlops/pipeline/`, `mlops/factory/`) and the folders their `.gitignore` keeps for runs (`outputs/`);
 - the words YAML 1.1 reads as booleans or null (`yes`, `off`, `null`...), which the configs would misread;
 - Windows device names, which no folder may take on Windows.
 
@@ -56,7 +56,7 @@ YAML_BOOL_NULL = re.compile(
 # Reserved by Windows in any case and with any extension (Microsoft's file naming rules).
 WINDOWS_DEVICES = ("con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10)))
 # The sub-templates and where each puts a model's own folders (`.../{{ model_name }}/`).
-REPOS = {"prototype": ("prototyping-template",), "factory": ("factory-template/repo", "factory-template/model")}
+REPOS = {"prototype": ("prototyping-template",), "factory": ("factory-template/base", "factory-template/slot")}
 MODEL_FOLDER = "{{ model_name }}"
 # Platforms a locked wheel is installed for, to read its RECORD: Linux first, then for the wheels markers keep off it.
 PLATFORMS = (

@@ -1,1 +1,0 @@
-"""Shared pipeline machinery: config loading, the pipeline spec, the local runner and tracking."""

@@ -1,0 +1,250 @@
+"""A slot's pipeline.yaml as an Azure ML pipeline: one command component per step, wired as in a local run.
+
+Each step runs `python -m <module> --<input> ... --<output> ... --<arg> ...` exactly as the local runner
+starts it, with the repository's `src/` as the code snapshot. Every step output is also a pipeline output
+(`<step>__<output>`), so a finished job's results download into the same layout as a local run's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.factory.contract import check_steps
+from mlops.pipeline.config import ModelFolder
+from mlops.pipeline.spec import Reference, SpecError, Step
+
+CODE_DIR = "src"
+
+
+@dataclass(frozen=True)
+class AmlPipeline:
+    """Everything a submission needs, built offline: the job, its components and its environment."""
+
+    job: Any
+    components: dict[str, Any]
+    environment: Any
+    experiment: str
+    compute: str
+
+
+def pipeline_output(step: str, output: str) -> str:
+    """The pipeline-level name of a step output."""
+    return f"{step}__{output}"
+
+
+def factory_project(repo_root: Path) -> dict[str, Any]:
+    """The `[project]` table of the factory's pyproject.toml."""
+    data = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))
+    project: dict[str, Any] = data.get("project", {})
+    return project
+
+
+def python_version(project: dict[str, Any], repo_root: Path) -> str:
+    """The factory's Python version (`requires-python = ">=3.11"` -> `3.11`)."""
+    match = re.search(r"\d+\.\d+", str(project.get("requires-python", "")))
+    if not match:
+        raise SpecError(f"{repo_root / 'pyproject.toml'}: requires-python must name a version such as >=3.11")
+    return match.group(0)
+
+
+def job_requirements(folder: ModelFolder, repo_root: Path) -> list[str]:
+    """What the steps need, pinned as uv.lock pins them: the factory's dependencies and the model's own group.
+
+    The same lock drives local runs and CI (`uv sync --locked`), so the three train on the same versions.
+    """
+    lock = repo_root / "uv.lock"
+    if not lock.is_file():
+        raise SpecError(f"{lock} is missing: run `uv lock` and commit uv.lock (the job environment is built from it)")
+    model = folder.config.model_name
+    groups = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8")).get("dependency-groups", {})
+    command = ["uv", "export", "--frozen", "--no-default-groups", "--no-emit-project", "--no-hashes"]
+    command += ["--no-header", "--no-annotate", "--format", "requirements-txt"]
+    command += ["--group", model] if model in groups else []
+    done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise SpecError(f"{lock}: `{' '.join(command)}` failed: {done.stderr.strip()}")
+    return [line.strip() for line in done.stdout.splitlines() if line.strip() and not line.startswith(("#", "-"))]
+
+
+def job_environment(folder: ModelFolder, repo_root: Path) -> Any:
+    """The slot's job environment: its base image with the factory's Python and the locked packages.
+
+    The version is a digest of the image and the conda spec, so a lock change makes a new version
+    and an unchanged lock reuses the environment Azure ML has already built.
+    """
+    from azure.ai.ml.entities import Environment
+
+    model = folder.config.model_name
+    project = factory_project(repo_root)
+    conda = {
+        "name": f"{model}-env",
+        "channels": ["conda-forge"],
+        "dependencies": [
+            f"python={python_version(project, repo_root)}",
+            "pip",
+            {"pip": job_requirements(folder, repo_root)},
+        ],
+    }
+    spec = json.dumps({"image": folder.config.azure.image, "conda": conda}, sort_keys=True)
+    version = hashlib.sha256(spec.encode()).hexdigest()[:12]
+    return Environment(
+        name=f"{model.replace('_', '-')}-env",
+        version=version,
+        image=folder.config.azure.image,
+        conda_file=conda,
+        description=f"Job environment of model {model}: the packages uv.lock pins for the factory and group {model}",
+    )
+
+
+def path_type(path: Path) -> str:
+    """The Azure ML input type of a repository path: uri_folder for a folder, uri_file otherwise."""
+    return "uri_folder" if path.is_dir() else "uri_file"
+
+
+def input_type(value: Reference | str, repo_root: Path, dataset_type: str) -> str:
+    """The Azure ML input type of a step input: the data asset's, the params file, a step folder or a repo path."""
+    if isinstance(value, Reference):
+        if value.source == "dataset":
+            return dataset_type
+        return "uri_file" if value.source == "params" else "uri_folder"
+    return path_type(repo_root / value)
+
+
+def binding(kind: str, name: str) -> str:
+    """An Azure ML data binding, `$` and the name in double braces (built in pieces: templates include this file)."""
+    return "$" + "{" * 2 + f"{kind}.{name}" + "}" * 2
+
+
+def step_command(step: Step) -> str:
+    """The component command: the step's module with its flags bound to the component's inputs and outputs."""
+    parts = ["python", "-m", step.module]
+    parts += [f"--{flag} {binding('inputs', flag)}" for flag in step.inputs]
+    parts += [f"--{flag} {binding('outputs', flag)}" for flag in step.outputs]
+    for flag, arg in step.args.items():
+        parts.append(f"--{flag} " + shlex.quote(str(arg).lower() if isinstance(arg, bool) else str(arg)))
+    return " ".join(parts)
+
+
+def step_component(folder: ModelFolder, repo_root: Path, step: Step, environment: str, dataset_type: str) -> Any:
+    """One step as a command component."""
+    from azure.ai.ml import Input, Output
+    from azure.ai.ml.entities import CommandComponent
+
+    model = folder.config.model_name
+    return CommandComponent(
+        name=f"{model}_{step.name}",
+        display_name=f"{model} {step.name}",
+        description=f"python -m {step.module} (step {step.name} of mlops/{model}/pipeline.yaml)",
+        command=step_command(step),
+        inputs={flag: Input(type=input_type(value, repo_root, dataset_type)) for flag, value in step.inputs.items()},
+        outputs={flag: Output(type="uri_folder") for flag in step.outputs},
+        environment=environment,
+        code=str(repo_root / CODE_DIR),
+    )
+
+
+def check_pipeline(folder: ModelFolder, repo_root: Path) -> None:
+    """The step contract and every repository path a step reads, before anything is built."""
+    model = folder.config.model_name
+
+    def read(path: str) -> bytes | None:
+        file = repo_root / path
+        return file.read_bytes() if file.is_file() else None
+
+    check_steps(folder.pipeline, model, read)
+    for step in folder.pipeline.steps:
+        for flag, value in step.inputs.items():
+            if isinstance(value, str) and not (repo_root / value).exists():
+                raise SpecError(f"{folder.pipeline.source}: step {step.name} input {flag}: {value} does not exist")
+
+
+def build_pipeline(
+    folder: ModelFolder,
+    repo_root: Path,
+    *,
+    compute: str,
+    experiment: str,
+    dataset: str,
+    dataset_type: str,
+    params: Path | None = None,
+) -> AmlPipeline:
+    """The slot's pipeline as an Azure ML pipeline job on `compute`, reading the data asset `dataset`.
+
+    `dataset` is an `azureml:<name>:<version>` reference (or any path Azure ML accepts as an input) of
+    type `dataset_type` (uri_file, uri_folder or mltable).
+    """
+    from azure.ai.ml import Input, dsl
+
+    check_pipeline(folder, repo_root)
+    environment = job_environment(folder, repo_root)
+    reference = f"azureml:{environment.name}:{environment.version}"
+    components = {
+        step.name: step_component(folder, repo_root, step, reference, dataset_type) for step in folder.pipeline.steps
+    }
+    model = folder.config.model_name
+
+    @dsl.pipeline(name=f"{model}_pipeline", display_name=f"{model} pipeline", compute=compute)
+    def pipeline(dataset, params):  # type: ignore[no-untyped-def]  # dsl reads real annotations only
+        bound = {"dataset": dataset, "params": params}
+        nodes: dict[str, Any] = {}
+        for step in folder.pipeline.steps:
+            inputs = {flag: _bind(value, bound, nodes, repo_root) for flag, value in step.inputs.items()}
+            nodes[step.name] = components[step.name](**inputs)
+            nodes[step.name].name = step.name
+        return {
+            pipeline_output(name, output): node.outputs[output]
+            for name, node in nodes.items()
+            for output in folder.pipeline.step(name).outputs
+        }
+
+    job = pipeline(
+        dataset=Input(type=dataset_type, path=dataset),
+        params=Input(type="uri_file", path=str(params or (repo_root / folder.params_file))),
+    )
+    job.experiment_name = experiment
+    job.settings.default_compute = compute
+    job.tags = {"factory.slot": model, "dataset": dataset}
+    return AmlPipeline(job, components, environment, experiment, compute)
+
+
+def _bind(value: Reference | str, bound: dict[str, Any], nodes: dict[str, Any], repo_root: Path) -> Any:
+    """A step input inside the pipeline: a pipeline input, an earlier node's output or a repository path."""
+    from azure.ai.ml import Input
+
+    if isinstance(value, Reference):
+        return bound[value.source] if value.output is None else nodes[value.source].outputs[value.output]
+    return Input(type=path_type(repo_root / value), path=str(repo_root / value))
+
+
+def validate(built: AmlPipeline) -> list[str]:
+    """Offline validation of the environment, every component and the pipeline: the problems found, if any.
+
+    Components and jobs: `_validate()`, the client-side schema and binding check that `MLClient.jobs.validate`
+    also runs. The environment: its public `validate()`. Neither needs a workspace.
+    """
+    from azure.ai.ml.exceptions import ValidationException
+
+    problems = []
+    try:
+        built.environment.validate()
+    except ValidationException as error:
+        problems.append(f"environment {built.environment.name}: {error}")
+    for name, entity in [*built.components.items(), ("pipeline", built.job)]:
+        result = entity._validate()
+        problems += [f"{name}: {where}: {message}" for where, message in result.error_messages.items()]
+    return problems
+
+
+def dump_job(built: AmlPipeline, target: Path) -> Path:
+    """Write the job YAML for review. It holds absolute local paths: keep it out of the repository."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built.job.dump(target)
+    return target

@@ -1,0 +1,117 @@
+"""The benchmark gate: a candidate must beat the business threshold and, once there is one, the champion."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlops.pipeline.config import ModelConfig
+from mlops.pipeline.runner import EVALUATION_DIGEST, EVALUATION_METRIC, EVALUATION_ROWS, EVALUATION_STEP
+from mlops.pipeline.tables import render_table
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison of the candidate's primary metric with a bar."""
+
+    name: str
+    candidate: float
+    bar: float
+    passed: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision with every check it made, for people and for the registry's tags."""
+
+    model_name: str
+    metric: str
+    checks: tuple[Check, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        """Registered only if every check passed."""
+        return all(check.passed for check in self.checks)
+
+    def table(self) -> str:
+        """The verdict as a Markdown table (terminal and GitHub job summary alike)."""
+        rows = [
+            (check.name, self.metric, check.candidate, check.bar, "pass" if check.passed else "FAIL", check.note)
+            for check in self.checks
+        ]
+        lines = [
+            f"### Gate for {self.model_name}: {'PASSED' if self.passed else 'REJECTED'}",
+            "",
+            render_table(["check", "metric", "candidate", "bar", "result", "note"], rows),
+        ]
+        return "\n".join(lines + [f"- {note}" for note in self.notes])
+
+
+def judge(config: ModelConfig, candidate: float, champion: float | None, champion_note: str = "") -> Verdict:
+    """First deploy: beat the business threshold. Retrain: beat it and the champion (ties keep the champion)."""
+    if config.business_threshold is None:
+        raise ValueError(f"{config.model_name}: config.yaml needs business_threshold for the gate")
+    direction = "higher is better" if config.greater_is_better else "lower is better"
+    checks = [
+        Check(
+            "business threshold",
+            candidate,
+            config.business_threshold,
+            config.beats(candidate, config.business_threshold),
+            direction,
+        )
+    ]
+    notes = []
+    if champion is None:
+        notes.append("No champion yet: this is a first deploy, judged against the business threshold only.")
+    else:
+        checks.append(Check("current @champion", candidate, champion, config.beats(candidate, champion), champion_note))
+    return Verdict(config.model_name, config.primary_metric, tuple(checks), tuple(notes))
+
+
+def rescore_reason(
+    champion_tags: Mapping[str, str], champion_metrics: Mapping[str, float], run_tags: Mapping[str, str], metric: str
+) -> str | None:
+    """Why the champion's logged score cannot be the bar for this run (None: same evaluation rows and metric)."""
+    logged, current = champion_tags.get(EVALUATION_DIGEST), run_tags.get(EVALUATION_DIGEST)
+    if not logged:
+        return "the champion's run recorded no evaluation digest"
+    if not current:
+        return "this run recorded no evaluation digest"
+    reasons = []
+    if champion_tags.get(EVALUATION_ROWS) != run_tags.get(EVALUATION_ROWS):
+        same_data = champion_tags.get("dataset.digest") == run_tags.get("dataset.digest")
+        reasons.append("split changed" if same_data else "dataset changed")
+    if champion_tags.get(EVALUATION_STEP) != run_tags.get(EVALUATION_STEP):
+        reasons.append("evaluate step changed")
+    if champion_tags.get(EVALUATION_METRIC) != run_tags.get(EVALUATION_METRIC):
+        reasons.append("primary metric changed")
+    if logged != current:
+        return ", ".join(reasons) or "evaluation digest changed"
+    if metric not in champion_metrics:
+        return f"the champion's run logged no {metric}"
+    return None
+
+
+def publish(verdict: Verdict) -> str:
+    """The verdict table, also appended to the GitHub job summary when running in Actions."""
+    text = verdict.table()
+    _append_to_github_file("GITHUB_STEP_SUMMARY", text + "\n\n")
+    return text
+
+
+def set_outputs(**values: str) -> None:
+    """Step outputs for later jobs (`verdict`, `version`) when running in GitHub Actions."""
+    _append_to_github_file("GITHUB_OUTPUT", "".join(f"{key}={value}\n" for key, value in values.items()))
+
+
+def _append_to_github_file(variable: str, text: str) -> None:
+    """Append to the file GitHub Actions names in `variable` (job summary, step outputs); elsewhere do nothing."""
+    target = os.environ.get(variable)
+    if target:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(text)

@@ -1,0 +1,302 @@
+"""The factory's gate, registry and drift check, end to end on a toy slot (no ML library cost)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlops.factory import cli, drift, registry
+from mlops.factory.gate import judge, publish
+from mlops.pipeline.config import ModelConfig
+from mlops.pipeline.runner import EVALUATION_TAGS
+
+MakeSlot = Callable[..., Path]
+
+
+@pytest.fixture
+def slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_model_folder: MakeSlot, mlflow_uri: str) -> Path:
+    """A factory root with the toy slot in mlops/toy/ and a private sqlite MLflow store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    return make_model_folder(tmp_path, folder_name="mlops/toy")
+
+
+def set_quality(slot: Path, quality: float) -> None:
+    """Make the toy's next model score `quality` (its roc_auc)."""
+    (slot / "train.yaml").write_text(yaml.safe_dump({"estimator": "toy", "quality": quality}))
+
+
+def aliases(name: str = "toy") -> dict[str, str | None]:
+    """Which version each alias points to."""
+    client = cli.client()
+    found = {
+        alias: registry.version_by_alias(client, name, alias) for alias in (registry.CHAMPION, registry.CHALLENGER)
+    }
+    return {alias: None if version is None else str(version.version) for alias, version in found.items()}
+
+
+def test_gate_first_deploy_is_judged_against_the_business_threshold_only(auc_config: ModelConfig) -> None:
+    assert judge(auc_config, 0.75, None).passed
+    rejected = judge(auc_config, 0.65, None)
+    assert not rejected.passed and "FAIL" in rejected.table() and "REJECTED" in rejected.table()
+
+
+def test_gate_retrain_must_beat_the_champion_and_a_tie_keeps_the_champion(auc_config: ModelConfig) -> None:
+    assert judge(auc_config, 0.82, 0.80).passed
+    assert not judge(auc_config, 0.79, 0.80).passed
+    assert not judge(auc_config, 0.80, 0.80).passed
+
+
+def test_gate_understands_lower_is_better_metrics(auc_config: ModelConfig) -> None:
+    rmse = auc_config.model_copy(
+        update={"primary_metric": "rmse", "greater_is_better": False, "business_threshold": 4.0}
+    )
+    assert judge(rmse, 3.0, 3.5).passed
+    assert not judge(rmse, 3.6, 3.5).passed and not judge(rmse, 4.5, None).passed
+
+
+def test_gate_needs_a_business_threshold(auc_config: ModelConfig) -> None:
+    with pytest.raises(ValueError, match="business_threshold"):
+        judge(auc_config.model_copy(update={"business_threshold": None}), 0.9, None)
+
+
+def test_gate_verdict_is_appended_to_the_github_job_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, auc_config: ModelConfig
+) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    publish(judge(auc_config, 0.75, None))
+    assert summary.read_text().startswith("earlier step\n### Gate for toy: PASSED")
+
+
+def test_first_passing_run_registers_a_champion_with_full_lineage(slot: Path, capsys: pytest.CaptureFixture) -> None:
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    assert aliases() == {"champion": "1", "challenger": "1"}
+    version = cli.client().get_model_version("toy", "1")
+    for tag in ("dataset.name", "dataset.version", "dataset.digest", "params", "metric.roc_auc", "predictions_uri"):
+        assert version.tags[tag], tag
+    assert version.tags["gate.verdict"] == "passed"
+    assert "Gate for toy: PASSED" in capsys.readouterr().out
+
+
+def test_lineage_marks_uncommitted_code_and_names_the_prototype_commit_without_local_paths(slot: Path) -> None:
+    import subprocess
+
+    root = slot.parent.parent
+    identity = ["-c", "user.name=Factory Tests", "-c", "user.email=tests@example.com"]  # CI runners have none
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", *identity, "commit", "-qm", "slot"]):
+        subprocess.run(command, cwd=root, check=True, capture_output=True)  # noqa: S603  (fixed git argv)
+    (slot / "promotion.yaml").write_text("source: churn-experiments\nsource_commit: 0123abc\n")
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    version = cli.client().get_model_version("toy", "1")
+    assert version.tags["git.dirty"] == "true" and len(version.tags["git.diff_digest"]) == 64
+    assert version.tags["promotion.source_commit"] == "0123abc"
+    assert version.tags["promotion.source"] == "churn-experiments"
+    logged = cli.client().get_run(version.run_id)
+    recorded = [*version.tags.values(), *logged.data.tags.values(), *logged.data.params.values()]
+    recorded += [d.dataset.source for d in logged.inputs.dataset_inputs]
+    assert not [value for value in recorded if str(root) in value]
+
+
+def test_first_run_below_the_business_threshold_registers_nothing(slot: Path) -> None:
+    set_quality(slot, 0.6)
+    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
+    assert registry.versions(cli.client(), "toy") == []
+
+
+def test_worse_retrain_is_rejected_and_the_champion_is_unchanged(slot: Path) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    set_quality(slot, 0.75)  # above the threshold, below the champion
+    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
+    assert aliases() == {"champion": "1", "challenger": "1"}
+    assert len(registry.versions(cli.client(), "toy")) == 1
+
+
+def test_the_gate_sets_the_step_outputs_the_release_workflow_reads(
+    slot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    set_quality(slot, 0.75)
+    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
+    assert outputs.read_text() == "verdict=passed\nversion=1\nverdict=rejected\n"
+
+
+def test_better_retrain_becomes_challenger_then_champion_on_approval_and_rolls_back(slot: Path) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    set_quality(slot, 0.9)
+    assert cli.main(["run", "toy"]) == 0
+    assert aliases() == {"champion": "1", "challenger": "2"}
+    assert cli.main(["promote-champion", "toy"]) == 0
+    assert aliases()["champion"] == "2"
+    assert cli.main(["rollback", "toy", "--to", "1"]) == 0
+    assert aliases()["champion"] == "1"
+
+
+def test_rollback_refuses_unknown_and_current_versions(slot: Path, capsys: pytest.CaptureFixture) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    assert cli.main(["rollback", "toy", "--to", "7"]) == 1
+    assert cli.main(["rollback", "toy", "--to", "1"]) == 1
+    assert "no version 7" in capsys.readouterr().err
+
+
+# Rows 1-2 are easy (every model scores 0.1 higher on them), rows 3-4 hard.
+EASY_AND_HARD = "x,y,ease\n1,0,0.1\n2,1,0.1\n3,0,0\n4,1,0\n"
+
+
+def set_split(slot: Path, **args: float) -> None:
+    """Give the toy's prep step split args (test_size, seed), as a slot's pipeline.yaml does."""
+    spec = yaml.safe_load((slot / "pipeline.yaml").read_text())
+    spec["steps"][0]["args"] = args
+    (slot / "pipeline.yaml").write_text(yaml.safe_dump(spec))
+
+
+def run_in(workdir: Path) -> int:
+    """`factory run toy` with its step outputs (and any re-scoring of the champion) under `workdir`."""
+    return cli.main(["run", "toy", "--workdir", str(workdir)])
+
+
+@pytest.mark.parametrize(
+    ("champion_split", "challenger_split", "challenger_quality"),
+    [
+        ({"test_size": 0.5, "seed": 2}, {"test_size": 0.5, "seed": 0}, 0.75),  # hard rows, then easy rows
+        ({"test_size": 1.0, "seed": 0}, {"test_size": 0.5, "seed": 0}, 0.78),  # all rows, then the easy half
+    ],
+    ids=["seed", "test_size"],
+)
+def test_a_worse_model_cannot_pass_by_changing_the_split(
+    slot: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    champion_split: dict[str, float],
+    challenger_split: dict[str, float],
+    challenger_quality: float,
+) -> None:
+    (tmp_path / "data" / "toy.csv").write_text(EASY_AND_HARD)
+    set_split(slot, **champion_split)
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    set_split(slot, **challenger_split)
+    set_quality(slot, challenger_quality)  # beats the champion's logged score only thanks to easier test rows
+    assert run_in(tmp_path / "second") == cli.EXIT_REJECTED
+    assert "re-scored on this run's test rows: split changed" in capsys.readouterr().out
+    assert (tmp_path / "second" / "champion").is_dir()
+    assert aliases() == {"champion": "1", "challenger": "1"}
+
+
+def test_a_worse_model_cannot_pass_by_changing_the_data(slot: Path, tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data" / "toy.csv"
+    data.write_text("x,y,ease\n3,0,0\n4,1,0\n")
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    data.write_text("x,y,ease\n1,0,0.1\n2,1,0.1\n")
+    set_quality(slot, 0.75)
+    assert run_in(tmp_path / "second") == cli.EXIT_REJECTED
+    assert "re-scored on this run's test rows: dataset changed" in capsys.readouterr().out
+    assert aliases() == {"champion": "1", "challenger": "1"}
+
+
+def test_the_champion_is_not_rescored_when_the_evaluation_rows_are_the_same(
+    slot: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    set_split(slot, test_size=0.5, seed=1)
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    set_quality(slot, 0.85)  # new hyperparameters, same data, split, evaluate step and metric
+    assert run_in(tmp_path / "second") == 0
+    digest = cli.client().get_run(registry.version_by_alias(cli.client(), "toy", "champion").run_id)
+    assert f"same evaluation rows (digest {digest.data.tags['evaluation.digest'][:12]})" in capsys.readouterr().out
+    assert not (tmp_path / "second" / "champion").exists()
+
+
+def test_a_champion_logged_without_an_evaluation_digest_is_rescored(
+    slot: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    client = cli.client()
+    champion = registry.version_by_alias(client, "toy", "champion")
+    for tag in EVALUATION_TAGS:  # as a run logged before the gate recorded them
+        client.delete_tag(champion.run_id, tag)
+    set_quality(slot, 0.85)
+    assert run_in(tmp_path / "second") == 0
+    out = capsys.readouterr().out
+    assert "re-scored on this run's test rows: the champion's run recorded no evaluation digest" in out
+    assert (tmp_path / "second" / "champion").is_dir()
+
+
+def test_the_champion_is_rescored_when_the_primary_metric_or_the_evaluate_step_changed(
+    slot: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    config = yaml.safe_load((slot / "config.yaml").read_text())
+    (slot / "config.yaml").write_text(yaml.safe_dump({**config, "primary_metric": "accuracy"}))
+    evaluate = tmp_path / "src" / "toy" / "evaluate.py"
+    evaluate.write_text(evaluate.read_text() + "# a changed evaluate step\n")
+    set_quality(slot, 0.85)
+    assert run_in(tmp_path / "second") == 0
+    out = capsys.readouterr().out
+    assert "re-scored on this run's test rows: evaluate step changed, primary metric changed" in out
+    assert "| current @champion  | accuracy | 0.7500    | 0.7000 | pass " in out
+
+
+def test_status_lists_versions_with_aliases_and_metrics(slot: Path, capsys: pytest.CaptureFixture) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    capsys.readouterr()
+    cli.main(["status", "toy"])
+    assert "| v1      | @challenger, @champion | accuracy=0.7000, roc_auc=0.8000" in capsys.readouterr().out
+
+
+def test_unknown_slot_is_named_with_the_slots_that_exist(slot: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["run", "nope"]) == 1
+    error = capsys.readouterr().err
+    assert "no model slot 'nope'" in error and "slots here: toy." in error
+
+
+def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(slot: Path, tmp_path: Path) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    reference = pd.DataFrame({"score": [round(0.8 * (i % 10) / 10, 3) for i in range(200)]})
+    reference.sample(frac=1, random_state=1).to_csv(tmp_path / "same.csv", index=False)
+    (reference + 0.3).to_csv(tmp_path / "shifted.csv", index=False)
+    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "same.csv")]) == 0
+    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "shifted.csv")]) == 1
+
+
+def test_drift_needs_a_prediction_column() -> None:
+    with pytest.raises(ValueError, match="score"):
+        drift.compare(pd.DataFrame({"score": [0.1, 0.2]}), pd.DataFrame({"other": [1, 2]}), 0.01)
+
+
+def test_the_factory_command_starts_without_importing_heavy_libraries() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from mlops.factory.cli import parse_args\n"
+        "for argv in (['status', 'x'], ['update'], ['check', 'x'], ['promote', '--from', '.', '--model', 'x']):\n"
+        "    parse_args(argv)\n"
+        "heavy = {'pandas', 'scipy', 'sklearn', 'mlflow', 'skops', 'matplotlib', 'azure', 'copier'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    import mlops
+
+    env = {**os.environ, "PYTHONPATH": str(Path(mlops.__path__[0]).parent)}  # where this mlops package lives
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, env=env)  # noqa: S603
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
