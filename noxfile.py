@@ -91,6 +91,14 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def matrix(session: nox.Session) -> None:
+    """Render every option combination at two refs and compare them: `nox -s matrix -- compare main HEAD`."""
+    session.install("copier>=9.15.2,<10")
+    session.env.update(ENV)
+    session.run("python", "tools/render_matrix.py", *(session.posargs or ["compare", "HEAD~1", "HEAD"]))
+
+
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: copier copy, the local pipeline (warm) and the generated CI (warm)."""
     session.install("copier>=9.15.2,<10", "uv")
