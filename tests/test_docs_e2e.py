@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 from doc_commands import DocResult, DocRunner, commands, summary
-from projects import ROOT, git_commit_all, run, snapshot_template, tool_env, uv
+from projects import ROOT, git_commit_all, run, run_ci_job, snapshot_template, tool_env, uv
 
 pytestmark = pytest.mark.slow
 
@@ -210,6 +210,13 @@ def test_a_data_scientist_changes_the_model_freely_and_commits_with_hooks(chain:
     chain.sh(["git", "add", "-A"], PROTOTYPE)
     chain.sh(["git", "commit", "-q", "-m", "Logistic regression, a validation step and tabulate"], PROTOTYPE)
     assert chain.sh(["git", "status", "--porcelain"], PROTOTYPE) == ""
+
+
+def test_the_prototypes_ci_passes_as_its_workflow_runs_it(chain: Chain, tmp_path: Path) -> None:
+    prototype = chain.work / PROTOTYPE
+    commands = run_ci_job(prototype, "ci.yml", "checks", tmp_path)
+    assert commands[0] == "uv sync --locked" and "uv run pipeline" in commands
+    assert chain.sh(["git", "status", "--porcelain"], PROTOTYPE) == ""  # CI leaves the work tree as it found it
 
 
 def test_the_factory_readme_runs_literally_and_the_promoted_model_lives_in_the_factory(chain: Chain) -> None:

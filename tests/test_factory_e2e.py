@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from projects import git_commit_all, render, run, tool_env, uv
+from projects import git_commit_all, render, run, run_ci_job, tool_env, uv
 
 pytestmark = pytest.mark.slow
 
@@ -93,8 +93,10 @@ def story(request: pytest.FixtureRequest, factory: Path) -> tuple[str, Story]:
     return model, told
 
 
-def test_the_factorys_own_pre_commit_and_typing_pass(factory: Path) -> None:
-    run([uv(), "run", "pre-commit", "run", "--all-files", "--show-diff-on-failure"], factory)
+@pytest.mark.parametrize("job", ["checks", "docs"])
+def test_the_factorys_shared_ci_passes_as_its_workflow_runs_it(factory: Path, job: str, tmp_path: Path) -> None:
+    commands = run_ci_job(factory, "common.yml", job, tmp_path)
+    assert "uv sync --locked" in commands  # the job installs the committed lock, as CI does
 
 
 def test_the_factorys_tests_pass_for_every_slot_and_the_runtime(factory: Path) -> None:
@@ -158,7 +160,7 @@ def champion_versions(root: Path, name: str) -> int:
     return int(run([uv(), "run", "python", "-c", code], root).strip().splitlines()[-1])
 
 
-def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(
+def test_drift_against_the_champions_logged_predictions_flags_only_a_shift(
     factory: Path, story: tuple[str, Story], tmp_path: Path
 ) -> None:
     model = story[0]

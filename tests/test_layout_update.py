@@ -64,9 +64,7 @@ def test_a_prototype_moves_to_mlops_pipeline_keeping_edits(tmp_path: Path, relea
     tally.add("updates", scenarios=1, edits_lost=0)
 
 
-def test_a_factory_and_its_slot_move_to_the_split_package_keeping_edits(
-    tmp_path: Path, releases: Path, tally
-) -> None:
+def test_a_factory_and_its_slot_move_to_the_split_package_keeping_edits(tmp_path: Path, releases: Path, tally) -> None:
     root = render(tmp_path / "factory", "factory", vcs_ref=OLD, src=releases)
     git_commit_all(root, "Factory base at the last release")
     render(root, "model", vcs_ref=OLD, src=releases, model_name="churn")

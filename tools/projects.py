@@ -146,6 +146,22 @@ def load_workflow(path: Path) -> dict[str, Any]:
     return data
 
 
+def run_ci_job(repo: Path, workflow: str, job: str, scratch: Path) -> list[str]:
+    """Run every `run:` step of a generated workflow's job in `repo`, in order, as GitHub's bash does.
+
+    The `uses:` steps (checkout, setup-uv, cache) are what this machine already has. Returns the commands run.
+    """
+    steps = load_workflow(repo / ".github" / "workflows" / workflow)["jobs"][job]["steps"]
+    commands = [step["run"] for step in steps if "run" in step]
+    for command in commands:
+        run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
+            repo,
+            env=tool_env({"RUNNER_TEMP": str(scratch)}),
+        )
+    return commands
+
+
 def text_files(root: Path) -> list[Path]:
     """Every generated file except git internals and virtual environments."""
     skip = {".git", ".venv", "__pycache__", ".ruff_cache", ".pytest_cache"}
