@@ -23,7 +23,7 @@ from projects import ROOT, copy_work_tree, render, text_files
 # control and C1 characters, DEL, line breaks, noncharacters, astral characters, YAML indicators.
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines splits at
 TRICKY = ['"', "\\", "'", "\t", "\x00", "\x1b", "\x7f", "\x9f", "\xa0", "\ufeff", "\ufffe", "\uffff"]
-TRICKY += ["é", "😀", "\U0010ffff", "#", ": ", "- ", "{{", "%}", "<>&", " "]
+TRICKY += ["é", "😀", "\U0010ffff", "#", ": ", "- ", "{{", "{=", "=}", "%}", "<>&", " "]
 TEXT = st.lists(st.one_of(st.sampled_from([*TRICKY, *LINE_BREAKS]), st.text(max_size=6)), max_size=12).map("".join)
 # Free-text answers: mostly one line, as a validator refuses any line break, so that most examples get rendered.
 ONE_LINE = st.text(st.characters(exclude_characters=LINE_BREAKS), min_size=1, max_size=6)

@@ -57,6 +57,8 @@ TRICKY = [
     ": ",
     "- ",
     "{{",
+    "{=",
+    "=}",
     "%}",
 ]
 ARBITRARY = st.lists(

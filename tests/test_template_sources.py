@@ -10,12 +10,41 @@ import yaml
 from projects import ROOT, render, run
 
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
+ENVOPS = COPIER_YML["_envops"]
+# The template files Jinja reads: every `.jinja` file of the applications and of common/ (included fragments).
+JINJA_SOURCES = sorted(
+    path
+    for folder in ("common", "prototyping-template", "factory-template")
+    for path in (ROOT / folder).rglob("*.jinja")
+)
+# The workflows and the fragments they include.
+WORKFLOW_TEMPLATES = [p for p in JINJA_SOURCES if "workflows" in p.parts or p.parent == ROOT / "common" / "fragments"]
+
+
+def test_template_variables_are_delimited_by_envops_so_github_expressions_stay_literal() -> None:
+    # Only the variable delimiters change: blocks `{% %}` and comments `{# #}` keep Jinja's defaults.
+    assert ENVOPS == {"variable_start_string": "{=", "variable_end_string": "=}"}
 
 
 def test_shared_python_sources_contain_no_jinja_delimiters() -> None:
-    # They are included verbatim into templates, where `{{`, `{%` or `{#` would be rendered.
+    # They are included verbatim into templates, where `{=`, `=}`, `{%` or `{#` would be read as Jinja.
     for path in (ROOT / "common").rglob("*.py"):
-        assert not re.search(r"\{\{|\{%|\{#", path.read_text(encoding="utf-8")), path
+        assert not re.search(r"\{=|=\}|\{%|\{#", path.read_text(encoding="utf-8")), path
+
+
+def test_workflow_templates_hold_no_raw_blocks() -> None:
+    assert len(WORKFLOW_TEMPLATES) >= 10
+    for path in WORKFLOW_TEMPLATES:
+        assert not re.search(r"raw\s*[-+]?%\}", path.read_text(encoding="utf-8")), path
+
+
+def test_templates_write_no_variable_the_old_way() -> None:
+    # `{{ x }}` is not Jinja under these envops: it would reach the generated file as it is. Only `${{ }}` may stay.
+    sources = {path: path.read_text(encoding="utf-8") for path in JINJA_SOURCES}
+    sources[ROOT / "copier.yml"] = (ROOT / "copier.yml").read_text(encoding="utf-8")
+    names = [path.relative_to(ROOT).as_posix() for path in ROOT.glob("*-template/**/*")]
+    for where, text in [*sources.items(), *((name, name) for name in names)]:
+        assert not re.search(r"(?<!\$)\{\{", text), where
 
 
 def test_templates_need_no_trust() -> None:

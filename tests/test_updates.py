@@ -32,7 +32,7 @@ def release_v2(repo: Path) -> None:
     (repo / "factory-template/base/docs/models/README.md").unlink()
     edit(repo / "common/runtime/mlops/pipeline/tables.py", '"""Plain-text tables', '"""Plain-text (Markdown) tables')
     edit(repo / "common/model/steps/train.py", '"""Train step:', '"""Train step (v2 template):')
-    edit(repo / "factory-template/slot/docs/models/{{ model_name }}.md.jinja", "## Run it", "## Run it locally")
+    edit(repo / "factory-template/slot/docs/models/{= model_name =}.md.jinja", "## Run it", "## Run it locally")
     edit(
         repo / "factory-template/base/pyproject.toml.jinja",
         '    "ruff>=0.9,<1",\n',
@@ -143,7 +143,7 @@ def test_an_update_of_a_dirty_repo_is_refused_and_changes_nothing(prototype: Pat
 def template_owned(files: dict[str, bytes], model: str) -> dict[str, bytes]:
     """The files copier.yml does not list as model-owned (`_skip_if_exists`)."""
     patterns = yaml.safe_load((ROOT / "copier.yml").read_text())["_skip_if_exists"]
-    model_owned = pathspec.PathSpec.from_lines("gitwildmatch", [p.replace("{{ model_name }}", model) for p in patterns])
+    model_owned = pathspec.PathSpec.from_lines("gitwildmatch", [p.replace("{= model_name =}", model) for p in patterns])
     return {path: content for path, content in files.items() if not model_owned.match_file(path)}
 
 
@@ -222,11 +222,11 @@ def test_fleet_rollout_brings_the_lock_along_when_a_release_changes_dependencies
 
 def dropping_release(repo: Path) -> None:
     """A careless release: it stops rendering a model-owned slot file and a template-owned base page."""
-    (repo / "factory-template/slot/src/{{ model_name }}/metrics.py.jinja").unlink()
+    (repo / "factory-template/slot/src/{= model_name =}/metrics.py.jinja").unlink()
     (repo / "factory-template/base/docs/azure.md.jinja").unlink()
     (repo / "factory-template/base/docs/index.md.jinja").unlink()
-    features = '"""Feature helpers of {{ model_name }}."""\n'
-    (repo / "factory-template/slot/src/{{ model_name }}/features.py.jinja").write_text(features)
+    features = '"""Feature helpers of {= model_name =}."""\n'
+    (repo / "factory-template/slot/src/{= model_name =}/features.py.jinja").write_text(features)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def release(template: Path) -> None:
     run(["git", "tag", "v0.1.0"], template)
     workflow = template / "factory-template/base/.github/workflows/common.yml.jinja"
     workflow.write_text(workflow.read_text().replace("timeout-minutes: 20", "timeout-minutes: 25"))
-    page = template / "factory-template/slot/docs/models/{{ model_name }}.md.jinja"
+    page = template / "factory-template/slot/docs/models/{= model_name =}.md.jinja"
     page.write_text(page.read_text().replace("## Run it", "## Run it locally"))
     git_commit_all(template, "Release 0.2.0")
     run(["git", "tag", "v0.2.0"], template)

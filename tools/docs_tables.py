@@ -26,6 +26,9 @@ import reserved_names  # noqa: E402  (its generated block in copier.yml is check
 from mlops.factory.promote import MAPPING  # noqa: E402  (the shared source, importable once on the path)
 
 APPLICATIONS = ("prototype", "factory", "model")
+# Jinja variables as copier.yml's `_envops` delimits them (`{= name =}`), as regular expressions.
+ENVOPS = yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))["_envops"]
+VARIABLE_START, VARIABLE_END = re.escape(ENVOPS["variable_start_string"]), re.escape(ENVOPS["variable_end_string"])
 
 
 def asked_in(question: dict[str, Any], application: str) -> bool:
@@ -35,7 +38,7 @@ def asked_in(question: dict[str, Any], application: str) -> bool:
         return False
     if when is True:
         return True
-    condition = re.fullmatch(r"\{\{ template (==|!=) '(\w+)' \}\}", str(when).strip())
+    condition = re.fullmatch(rf"{VARIABLE_START} template (==|!=) '(\w+)' {VARIABLE_END}", str(when).strip())
     if not condition:
         raise ValueError(f"unsupported `when` for docs: {when!r}")
     operator, value = condition.groups()
@@ -61,12 +64,12 @@ def validation(question: dict[str, Any]) -> str:
     text = re.sub(r"\{#.*?#\}", "", str(question.get("validator", "")), flags=re.DOTALL)  # Jinja comments
     pieces = re.split(r"\{%-?.*?-?%\}", text, flags=re.DOTALL)
 
-    # An expression shows as the name it starts with (`{{ ns.reason or '...' }}` -> <reason>), else as <...>.
+    # An expression shows as the name it starts with (`{= ns.reason or '...' =}` -> <reason>), else as <...>.
     def shown(match: re.Match[str]) -> str:
         name = re.match(r"(?:\w+\.)*(\w+)", match.group(1))
         return f"<{name.group(1)}>" if name else "<...>"
 
-    value = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", flags=re.DOTALL)
+    value = re.compile(rf"{VARIABLE_START}-?\s*(.*?)\s*-?{VARIABLE_END}", flags=re.DOTALL)
     messages = [value.sub(shown, piece.strip()) for piece in pieces if piece.strip()]
     # Markdown would read <name> as an HTML tag outside code spans; inside them it is shown as written.
     parts = "; ".join(messages).split("`")
@@ -229,7 +232,7 @@ def rendered_files(source: Path, answers: dict[str, str]) -> dict[str, str]:
         copier.run_copy(str(source), str(target), data=answers, defaults=True, quiet=True)
         files = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()} - base
     model = answers.get("model_name", "churn")
-    patterns = [pattern.replace("{{ model_name }}", model) for pattern in config["_skip_if_exists"]]
+    patterns = [pattern.replace("{= model_name =}", model) for pattern in config["_skip_if_exists"]]
     owned = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
     return {
         re.sub(rf"(?<![a-z_]){model}(?![a-z_])", "<model>", path): MODEL_OWNED if owned.match_file(path) else "template"

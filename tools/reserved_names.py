@@ -55,9 +55,9 @@ YAML_BOOL_NULL = re.compile(
 )
 # Reserved by Windows in any case and with any extension (Microsoft's file naming rules).
 WINDOWS_DEVICES = ("con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10)))
-# The sub-templates and where each puts a model's own folders (`.../{{ model_name }}/`).
+# The sub-templates and where each puts a model's own folders (`.../{= model_name =}/`, copier.yml's `_envops`).
 REPOS = {"prototype": ("prototyping-template",), "factory": ("factory-template/base", "factory-template/slot")}
-MODEL_FOLDER = "{{ model_name }}"
+MODEL_FOLDER = "{= model_name =}"
 # Platforms a locked wheel is installed for, to read its RECORD: Linux first, then for the wheels markers keep off it.
 PLATFORMS = (
     ("x86_64-manylinux_2_28", "3.11"),
