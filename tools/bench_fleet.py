@@ -61,12 +61,15 @@ def measure(space: Workspace, repeat: int) -> list[Row]:
     after = {one: partial(reset, small, head(small)), many: partial(reset, large, head(large))}
     after[fleet] = after[many]
     timings = interleaved(actions, repeat, after=after)
-    per_slot = Row(
-        f"fleet rollout per slot ({fleet} / {SLOTS})",
-        [seconds / SLOTS for seconds in timings[fleet].wall],
-        PER_SLOT_TARGET,
-        target_is_ratio=False,
-        reference=one,
-        reference_seconds=timings[one].wall,
-    )
-    return [*cpu_and_wall(many, timings, many, one, FLAT_TARGET), per_slot]
+    per_slot = [
+        Row(
+            f"fleet rollout per slot ({fleet} / {SLOTS}), {kind}",
+            [seconds / SLOTS for seconds in getattr(timings[fleet], kind)],
+            PER_SLOT_TARGET,
+            target_is_ratio=False,
+            reference=one,
+            reference_seconds=getattr(timings[one], kind),
+        )
+        for kind in ("cpu", "wall")
+    ]
+    return [*cpu_and_wall(many, timings, many, one, FLAT_TARGET), *per_slot]

@@ -35,9 +35,10 @@ def measure(space: Workspace, repeat: int) -> list[Row]:
     existing, prototype = space.factory, space.prototype
     new = space.factory_without_slots("model-factory-new-slot")
     bases = {new: head(new), existing: head(existing)}
-    # The prototype moves on by a hyperparameter: the existing slot then has something to promote.
-    edit(prototype / "configs" / "train.yaml", "n_estimators: 100", "n_estimators: 150")
-    git_commit_all(prototype, "More trees")
+    # The prototype moves on by a hyperparameter that scores better on the sample (roc_auc 0.7821 against 0.7807):
+    # the existing slot then has something to promote, and its gate registers it as the new @challenger.
+    edit(prototype / "configs" / "train.yaml", "n_estimators: 100", "n_estimators: 80")
+    git_commit_all(prototype, "Fewer trees")
     actions = {
         "`factory promote` into a new slot": partial(promote, new, space.env),
         "`git commit` of it, hooks on (new slot)": partial(commit, new, space.env),
