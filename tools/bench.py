@@ -1,120 +1,94 @@
-"""Benchmarks of what users wait for: copier copy, the local pipeline (warm caches), the generated CI (warm caches)."""
+"""Benchmarks of what users wait for, each against a reference measured in the same run (issue 12's figures).
+
+Every figure is timed over interleaved runs (A B A B ..., after one warm-up) so that load on a shared machine hits
+a command and its reference alike; ratios are taken pair by pair. The table is printed and every sample is written
+to a JSON results file. `--only pipeline,copier` runs some figures; `--repeat N` sets the counted runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
 import shutil
-import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 
-from projects import ROOT, git_commit_all, render, run, tool_env, uv
+import bench_commands
+import bench_copier
+import bench_fleet
+import bench_pipeline
+import bench_promotion
+from bench_projects import Workspace
+from bench_stats import COLUMNS, Row
+from projects import ROOT
 
 sys.path.insert(0, str(ROOT / "common" / "runtime"))
 from mlops.pipeline.tables import render_table  # noqa: E402  (shared source, importable once on the path)
 
-
-def timed(action: Callable[[], object], repeat: int) -> list[float]:
-    """Wall-clock seconds of `repeat` calls of `action`."""
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
-def children_cpu() -> float:
-    """CPU seconds (user + system) of every finished, reaped descendant of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+MIN_REPEAT = 5
+FIGURES: dict[str, Callable[[Workspace, int], list[Row]]] = {
+    "pipeline": bench_pipeline.prototype_pipeline,
+    "factory": bench_pipeline.factory_run,
+    "copier": bench_copier.measure,
+    "start": bench_commands.factory_start,
+    "ci": bench_commands.prototype_ci,
+    "promotion": bench_promotion.measure,
+    "fleet": bench_fleet.measure,
+}
 
 
-def interleaved(actions: Mapping[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
-    """Wall and CPU seconds of each action, run in turn (A B A B ...) so that machine load hits both alike.
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: how many runs, which figures, where the projects and the results go."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=MIN_REPEAT, help=f"counted runs per figure (>= {MIN_REPEAT})")
+    parser.add_argument("--only", default=",".join(FIGURES), help=f"comma-separated figures of: {', '.join(FIGURES)}")
+    default_workdir = Path(os.environ.get("MFT_BENCH_DIR", ROOT / "build" / "bench"))
+    parser.add_argument("--workdir", type=Path, default=default_workdir, help="where projects are generated (emptied)")
+    parser.add_argument("--results", type=Path, help="the JSON results file (default: WORKDIR/results.json)")
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(args.only) - set(FIGURES))
+    if unknown:
+        parser.error(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
 
-    With two actions, also the ratio A/B of each pair: on a shared machine the ratio is the figure to quote.
-    """
-    samples: dict[str, list[float]] = {}
-    for _ in range(repeat):
-        for name, action in actions.items():
-            cpu, started = children_cpu(), time.perf_counter()
-            action()
-            samples.setdefault(f"{name}: wall s", []).append(time.perf_counter() - started)
-            samples.setdefault(f"{name}: cpu s", []).append(children_cpu() - cpu)
-    if len(actions) == 2:
-        first, second = actions
-        for figure in ("wall", "cpu"):
-            pairs = zip(samples[f"{first}: {figure} s"], samples[f"{second}: {figure} s"], strict=True)
-            samples[f"{first} / {second}: {figure} ratio"] = [a / b for a, b in pairs]
-    return samples
+
+def write_results(path: Path, rows: list[Row], repeat: int, seconds: float) -> None:
+    """Every sample and verdict, for comparing runs later."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    runs = [row.record() for row in rows]
+    record = {"repeat": repeat, "cpus": os.cpu_count(), "seconds": round(seconds, 1), "rows": runs}
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure and print a table of medians (and write bench.json next to the projects)."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("MFT_BENCH_DIR", ROOT / "build" / "bench")))
-    args = parser.parse_args(argv)
+    """Measure the chosen figures, print the table, write the results file; exit 1 if a target is missed."""
+    args = parse_args(argv)
     workdir = args.workdir.resolve()
+    results = (args.results or workdir / "results.json").resolve()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    env = tool_env()
-    results: dict[str, list[float]] = {}
-
-    counter = iter(range(1000))
-    results["copier copy prototype (in-process)"] = timed(
-        lambda: render(workdir / f"copy-{next(counter)}", "prototype"), args.repeat
-    )
-    results["copier copy prototype (CLI)"] = timed(
-        lambda: run(
-            [
-                sys.executable,
-                "-m",
-                "copier",
-                "copy",
-                "-q",
-                "--defaults",
-                "-d",
-                "template=prototype",
-                str(ROOT),
-                str(workdir / f"copy-{next(counter)}"),
-            ],
-            workdir,
-            env,
-        ),
-        args.repeat,
-    )
-
-    repo = render(workdir / "experiment", "prototype")
-    git_commit_all(repo, "Generated")
-    run([uv(), "sync", "--quiet", "--compile-bytecode"], repo, env)
-    pipeline = [uv(), "run", "pipeline"]
-    ci = [[uv(), "run", "pre-commit", "run", "--all-files"], [uv(), "run", "pytest", "-q", "-p", "no:cacheprovider"]]
-    run(pipeline, repo, env)  # warm-up: database created, caches filled
-    for command in ci:
-        run(command, repo, env)
-    # The local pipeline with its steps forked from a warm process (the default) and as plain subprocesses.
-    runners = {
-        f"uv run pipeline, {name} steps": partial(run, pipeline, repo, {**env, "MLOPS_STEP_RUNNER": name})
-        for name in ("warm", "subprocess")
-    }
-    results.update(interleaved(runners, max(5, args.repeat)))
-    repeat = max(1, args.repeat // 2)
-    results["generated basic CI, warm (pre-commit all + pytest)"] = timed(
-        lambda: [run(command, repo, env) for command in ci], repeat
-    )
-
-    rows = [(name, statistics.median(s), min(s), max(s), len(s)) for name, s in results.items()]
-    print(render_table(["benchmark (seconds unless a ratio)", "median", "min", "max", "runs"], rows))
-    (workdir / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return 0
+    if args.repeat < MIN_REPEAT:
+        print(f"note: --repeat {args.repeat} is below {MIN_REPEAT}: figures for iterating, not for quoting")
+    space = Workspace(workdir)
+    started, rows = time.perf_counter(), []
+    for name in args.only:
+        print(f"== {name}", flush=True)
+        figure_started = time.perf_counter()
+        found = FIGURES[name](space, args.repeat)
+        print(render_table(COLUMNS, [row.cells() for row in found]))
+        print(f"   ({time.perf_counter() - figure_started:.0f} s)", flush=True)
+        rows += found
+        write_results(results, rows, args.repeat, time.perf_counter() - started)
+    print(f"\n== {len(rows)} figures: {args.repeat} interleaved runs each after a warm-up; ratios pair by pair")
+    print(render_table(COLUMNS, [row.cells() for row in rows]))
+    print(f"Results: {results}\nProjects: {workdir} (removed by the next run; `rm -rf` it to free the space)")
+    return 1 if any(row.passed is False for row in rows) else 0
 
 
 if __name__ == "__main__":

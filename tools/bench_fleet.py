@@ -1,22 +1,18 @@
-"""Benchmark of template rollout in a factory: one slot update with 1 vs 20 slots, and a 20-slot fleet update."""
+"""Template rollout in a factory: one slot's update with 1 vs 20 slots, and `factory update` of a 20-slot fleet."""
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import statistics
-import sys
-import time
-import warnings
+from functools import partial
 from pathlib import Path
 
-import copier
-from projects import ROOT, git_commit_all, render, run, snapshot_template
+from bench_projects import Workspace, head, reset
+from bench_stats import Row, cpu_and_wall, interleaved, say
+from projects import git_commit_all, render, run, snapshot_template, uv
 
-sys.path.insert(0, str(ROOT / "common" / "runtime"))
-from mlops.factory import fleet  # noqa: E402  (shared source, importable once on the path)
-from mlops.pipeline.tables import render_table  # noqa: E402
+FLAT_TARGET = 1.1  # one slot's update may cost at most this much more in a large factory than in a small one
+PER_SLOT_TARGET = 3.0  # seconds of a fleet rollout per slot
+SLOTS = 20
+RELEASE = "v0.2.0"
 
 
 def release(template: Path) -> None:
@@ -27,63 +23,53 @@ def release(template: Path) -> None:
     page = template / "factory-template/slot/docs/models/{= model_name =}.md.jinja"
     page.write_text(page.read_text().replace("## Run it", "## Run it locally"))
     git_commit_all(template, "Release 0.2.0")
-    run(["git", "tag", "v0.2.0"], template)
+    run(["git", "tag", RELEASE], template)
 
 
-def factory_with(slots: int, template: Path, dest: Path) -> Path:
-    """A factory at v0.1.0 with `slots` slots, committed."""
+def factory_with(slots: int, template: Path, dest: Path, env: dict[str, str]) -> Path:
+    """A factory at v0.1.0 with `slots` slots and its locked environment, committed (no hooks: copier's cost)."""
     render(dest, "factory", vcs_ref="v0.1.0", src=template)
     for index in range(slots):
         render(dest, "model", vcs_ref="v0.1.0", src=template, model_name=f"model_{index:02d}")
+    run([uv(), "sync", "--quiet"], dest, env)
     git_commit_all(dest, f"Factory with {slots} slots")
     return dest
 
 
-def update_one_slot(factory: Path) -> float:
-    """Seconds to update slot model_00 to v0.2.0 (the change is then discarded)."""
-    started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        copier.run_update(
-            str(factory),
-            answers_file="mlops/model_00/.copier-answers.yml",
-            defaults=True,
-            overwrite=True,
-            vcs_ref="v0.2.0",
-            quiet=True,
-        )
-    elapsed = time.perf_counter() - started
-    run(["git", "checkout", "-q", "-f", "HEAD"], factory)
-    return elapsed
+def update(factory: Path, env: dict[str, str], *only: str) -> None:
+    """`factory update` to the release, as a person runs it: every application, or `--only` one slot."""
+    run([uv(), "run", "factory", "update", "--vcs-ref", RELEASE, *(["--only", *only] if only else [])], factory, env)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print the table of medians and the fleet rollout time."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--slots", type=int, default=20)
-    default = Path(os.environ.get("MFT_BENCH_DIR", ROOT / "build" / "bench")) / "fleet"
-    parser.add_argument("--workdir", type=Path, default=default)
-    args = parser.parse_args(argv)
-    workdir = args.workdir.resolve()
-    shutil.rmtree(workdir, ignore_errors=True)
-    template = snapshot_template(workdir / "template")
+def measure(space: Workspace, repeat: int) -> list[Row]:
+    """Figure 7: the slot update's cost against the fleet's size, and the rollout's cost per slot."""
+    template = snapshot_template(space.root / "fleet-template")
     release(template)
-    small, large = factory_with(1, template, workdir / "one"), factory_with(args.slots, template, workdir / "many")
-    one = [update_one_slot(small) for _ in range(args.repeat)]
-    many = [update_one_slot(large) for _ in range(args.repeat)]
-    started = time.perf_counter()
-    rollout = fleet.update_fleet(large, vcs_ref="v0.2.0", echo=lambda _: None)
-    total = time.perf_counter() - started
-    rows = [
-        ("update one slot, factory with 1 slot", statistics.median(one)),
-        (f"update one slot, factory with {args.slots} slots", statistics.median(many)),
-        ("ratio", statistics.median(many) / statistics.median(one)),
-        (f"fleet rollout: base + {args.slots} slots ({len(rollout.updated)} commits)", total),
+    say(f"  setting up factories with 1 and {SLOTS} slots")
+    small = factory_with(1, template, space.root / "fleet-1-slot", space.env)
+    large = factory_with(SLOTS, template, space.root / f"fleet-{SLOTS}-slots", space.env)
+    one, many, fleet = (
+        "update one slot, factory with 1 slot",
+        f"update one slot, factory with {SLOTS} slots",
+        f"`factory update` of base + {SLOTS} slots",
+    )
+    actions = {
+        one: partial(update, small, space.env, "model_00"),
+        many: partial(update, large, space.env, "model_00"),
+        fleet: partial(update, large, space.env),
+    }
+    after = {one: partial(reset, small, head(small)), many: partial(reset, large, head(large))}
+    after[fleet] = after[many]
+    timings = interleaved(actions, repeat, after=after)
+    per_slot = [
+        Row(
+            f"fleet rollout per slot ({fleet} / {SLOTS}), {kind}",
+            [seconds / SLOTS for seconds in getattr(timings[fleet], kind)],
+            PER_SLOT_TARGET,
+            target_is_ratio=False,
+            reference=one,
+            reference_seconds=getattr(timings[one], kind),
+        )
+        for kind in ("cpu", "wall")
     ]
-    print(render_table(["benchmark", "seconds (median)"], rows))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return [*cpu_and_wall(many, timings, many, one, FLAT_TARGET), *per_slot]
