@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pathspec
 import pytest
 import yaml
-from projects import ROOT, git_commit_all, render, run, text_files
+from projects import ROOT, git_commit_all, load_workflow, render, run, text_files
+
+from mlops.factory.slot import Slot
 
 SLOTS = {"churn": "classification", "fraud": "classification", "fares": "regression"}
 
@@ -171,3 +174,42 @@ def test_every_primary_metric_renders_a_slot_config_the_factory_accepts(tmp_path
         assert folder.config.greater_is_better == (metric not in {"rmse", "mae"})
         assert folder.config.business_threshold is not None
         assert folder.pipeline.step("train").module == f"m_{metric}.train"
+
+
+def added_files(snapshots: dict[str, dict[str, bytes]], model: str) -> list[str]:
+    """The files one slot's application added to the factory."""
+    order = ["base", *SLOTS]
+    return sorted(set(snapshots[model]) - set(snapshots[order[order.index(model) - 1]]))
+
+
+def test_the_slot_value_names_every_file_a_rendered_slot_holds(factory: tuple[Path, dict]) -> None:
+    root, snapshots = factory
+    for model in SLOTS:
+        slot = Slot(model)
+        for path in added_files(snapshots, model):
+            assert any(path == p or path.startswith(f"{p}/") for p in slot.paths), path
+        named = [slot.config, slot.dataset, slot.pipeline, slot.params, slot.answers, slot.page, *slot.workflows]
+        assert all((root / path).is_file() for path in named), model
+        assert (root / slot.package / "__init__.py").is_file() and (root / slot.tests).is_dir()
+        assert (root / slot.data).is_dir()
+
+
+def test_the_slot_value_owns_exactly_what_copier_skips_if_it_exists(factory: tuple[Path, dict]) -> None:
+    _, snapshots = factory
+    patterns = yaml.safe_load((ROOT / "copier.yml").read_text())["_skip_if_exists"]
+    for model in SLOTS:
+        skipped = pathspec.PathSpec.from_lines("gitwildmatch", [p.replace("{= model_name =}", model) for p in patterns])
+        slot = Slot(model)
+        for path in [*added_files(snapshots, model), slot.provenance]:
+            assert slot.model_owned(path) == skipped.match_file(path), path
+
+
+@pytest.mark.parametrize("kind", ["pr", "cd"])
+def test_the_slot_workflows_filter_on_the_paths_the_slot_value_names(factory: tuple[Path, dict], kind: str) -> None:
+    root, _ = factory
+    for model in SLOTS:
+        slot = Slot(model)
+        on = load_workflow(root / slot.workflow(kind))["on"]
+        paths = on["pull_request" if kind == "pr" else "push"]["paths"]
+        assert [path for path in paths if not path.startswith(".github/")] == list(slot.trigger_paths)
+        assert slot.workflow(kind) in paths

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from mlops.factory import fleet, promote, registry, workflows
 from mlops.factory.gate import Verdict, judge, publish, rescore_reason, set_outputs
 from mlops.factory.gitrepo import RepoError
-from mlops.pipeline.config import ConfigError, ModelFolder, load_model_folder
+from mlops.factory.slot import Slot, slot_folder
+from mlops.pipeline.config import CONFIG_FILE, ConfigError, ModelFolder, load_model_folder
 from mlops.pipeline.runner import EVALUATION_DIGEST, PipelineRun, StepFailed, default_workdir, rescore, run_pipeline
 from mlops.pipeline.spec import SpecError
 from mlops.pipeline.tables import render_table
@@ -22,20 +23,7 @@ from mlops.pipeline.tracking import quiet_mlflow_logs, tracking_uri
 if TYPE_CHECKING:
     from mlops.factory import drift
 
-SLOTS_DIR = Path("mlops")
 EXIT_REJECTED = 2  # the gate said no: distinct from errors (1) so CI can tell them apart
-
-
-def slot_folder(model: str) -> Path:
-    """The config folder of a slot, with a helpful error if the slot does not exist."""
-    folder = SLOTS_DIR / model
-    if not (folder / "config.yaml").is_file():
-        known = sorted(p.parent.name for p in SLOTS_DIR.glob("*/config.yaml"))
-        raise ConfigError(
-            f"no model slot {model!r} (no {folder / 'config.yaml'}); slots here: {', '.join(known) or 'none'}. "
-            f"Add it with `uv run factory add {model}`, or promote a prototype's model into it"
-        )
-    return folder
 
 
 def client() -> Any:
@@ -87,7 +75,7 @@ def gate_and_register(folder: ModelFolder, run: PipelineRun, workdir: Path) -> V
     model, metric = folder.config.model_name, folder.config.primary_metric
     if metric not in run.metrics:
         raise ConfigError(
-            f"{folder.path / 'config.yaml'}: primary_metric {metric!r} is not among the metrics the evaluate step "
+            f"{folder.path / CONFIG_FILE}: primary_metric {metric!r} is not among the metrics the evaluate step "
             f"wrote ({sorted(run.metrics)})"
         )
     mlflow = client()
@@ -196,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(status(args.model))
         elif args.command == "check":
             problems = workflows.schedule_problems(Path.cwd(), load_model_folder(slot_folder(args.model)))
-            print("\n".join(problems) or f"{args.model}: workflows agree with mlops/{args.model}/config.yaml")
+            print("\n".join(problems) or f"{args.model}: workflows agree with {Slot(args.model).config}")
             return 1 if problems else 0
         elif args.command == "promote":
             return promote.run(args)
@@ -207,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "docs":
             from mlops.factory import modelpage
 
-            return modelpage.run(args, slot_folder, SLOTS_DIR)
+            return modelpage.run(args)
         elif args.command == "update":
             return 1 if fleet.update_fleet(Path.cwd(), args.only, args.vcs_ref).stopped_at else 0
         elif args.command == "drift":

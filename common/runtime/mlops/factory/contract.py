@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
+from mlops.factory.slot import SOURCE_DIR, Slot
 from mlops.pipeline.spec import PipelineSpec, SpecError
 
 Reader = Callable[[str], bytes | None]
@@ -16,7 +17,7 @@ Reader = Callable[[str], bytes | None]
 
 def module_path(module: str) -> str:
     """The repository path of a step module: `churn.train` -> `src/churn/train.py`."""
-    return f"src/{module.replace('.', '/')}.py"
+    return f"{SOURCE_DIR}/{module.replace('.', '/')}.py"
 
 
 def check_steps(spec: PipelineSpec, model: str, read: Reader) -> None:
@@ -27,7 +28,8 @@ def check_steps(spec: PipelineSpec, model: str, read: Reader) -> None:
     for step in spec.steps:
         path = module_path(step.module)
         if not step.module.startswith(f"{model}."):
-            raise SpecError(f"{spec.source}: step {step.name} runs {step.module}; steps must live in src/{model}/")
+            package = Slot(model).package
+            raise SpecError(f"{spec.source}: step {step.name} runs {step.module}; steps must live in {package}/")
         source = read(path)
         if source is None:
             raise SpecError(f"{spec.source}: step {step.name} names {step.module}, but {path} does not exist")

@@ -33,22 +33,24 @@ import yaml
 from mlops.factory import fleet, gitrepo
 from mlops.factory.contract import check_steps
 from mlops.factory.gitrepo import RepoError, git
+from mlops.factory.slot import Slot
 from mlops.pipeline.config import ConfigError, DatasetManifest, parse
 from mlops.pipeline.spec import PipelineSpec, SpecError
 from mlops.pipeline.tables import render_table
 from mlops.pipeline.tracking import ANSWERS_FILE, content_digest, git_commit, template_version
 
+# The slot's shape with `{model}` for the model's name, as the mapping and the docs show it.
+SHAPE = Slot("{model}")
 # Prototype path -> factory path; `{model}` is the model name. The single source of truth of the
 # promotion's "known shape", also rendered into the docs.
 MAPPING: tuple[tuple[str, str], ...] = (
-    ("src/{model}/", "src/{model}/"),
-    ("tests/{model}/", "tests/{model}/"),
-    ("configs/pipeline.yaml", "mlops/{model}/pipeline.yaml"),
-    ("configs/train.yaml", "mlops/{model}/train.yaml"),
-    ("configs/dataset.yaml", "mlops/{model}/dataset.yaml"),
-    ("<path in configs/dataset.yaml>", "data/{model}/<same file name>"),
+    ("src/{model}/", f"{SHAPE.package}/"),
+    ("tests/{model}/", f"{SHAPE.tests}/"),
+    ("configs/pipeline.yaml", SHAPE.pipeline),
+    ("configs/train.yaml", SHAPE.params),
+    ("configs/dataset.yaml", SHAPE.dataset),
+    ("<path in configs/dataset.yaml>", f"{SHAPE.data}/<same file name>"),
 )
-PROVENANCE = "promotion.yaml"
 # Digests in promotion.yaml say what they are; the secrets scan's baseline knows this exact shape.
 DIGEST_PREFIX = "sha256:"
 # Where the model's own dependencies went before they became a dependency group; removed on promotion.
@@ -141,9 +143,9 @@ def source_files(prototype: Path, model: str, manifest: DatasetManifest) -> dict
             f"{prototype / 'configs/dataset.yaml'}: path {manifest.path} is not a committed file in the prototype "
             "(promotion brings the dev sample the manifest names; commit it, or point `path` at one)"
         )
-    data_target = f"data/{model}/{data.name}"
+    data_target = f"{Slot(model).data}/{data.name}"
     files[data_target] = data.read_bytes()
-    manifest_key = f"mlops/{model}/dataset.yaml"
+    manifest_key = Slot(model).dataset
     files[manifest_key] = repoint_manifest(files[manifest_key].decode("utf-8"), data_target).encode("utf-8")
     return files
 
@@ -167,7 +169,7 @@ def plan(factory: Path, model: str, files: dict[str, bytes]) -> Plan:
             result.changed.append(path)
         else:
             result.unchanged += 1
-    for folder in (f"src/{model}/", f"tests/{model}/"):
+    for folder in (f"{Slot(model).package}/", f"{Slot(model).tests}/"):
         if (factory / ".git").exists():
             result.removed += [path for path in tracked(factory, folder) if path not in files]
     return result
@@ -180,7 +182,7 @@ def edited_since_last_promotion(factory: Path, model: str, planned: Plan) -> lis
     the commit that created it.
     """
     touched = planned.changed + planned.removed
-    provenance = factory / "mlops" / model / PROVENANCE
+    provenance = factory / Slot(model).provenance
     if provenance.is_file():
         recorded = (yaml.safe_load(provenance.read_text(encoding="utf-8")) or {}).get("files", {})
         return [
@@ -188,7 +190,7 @@ def edited_since_last_promotion(factory: Path, model: str, planned: Plan) -> lis
             for path in touched
             if str(recorded.get(path, "")).removeprefix(DIGEST_PREFIX) != content_digest(factory / path)
         ]
-    answers = f"mlops/{model}/{ANSWERS_FILE}"
+    answers = Slot(model).answers
     created = git(factory, "log", "--format=%H", "--diff-filter=A", "--", answers).split()
     if not created or not touched:
         return touched if not created else []
@@ -197,9 +199,9 @@ def edited_since_last_promotion(factory: Path, model: str, planned: Plan) -> lis
 
 def check_contract(factory: Path, model: str, files: dict[str, bytes]) -> None:
     """Every step is a module of the model's package that accepts the flags the pipeline gives it."""
-    spec_path = factory / "mlops" / model / "pipeline.yaml"
+    spec_path = factory / Slot(model).pipeline
     try:
-        spec = PipelineSpec.parse(yaml.safe_load(files[f"mlops/{model}/pipeline.yaml"]), spec_path)
+        spec = PipelineSpec.parse(yaml.safe_load(files[Slot(model).pipeline]), spec_path)
         check_steps(spec, model, files.get)
     except SpecError as error:
         raise PromotionError(str(error)) from error
@@ -269,7 +271,7 @@ def sync_dependency_group(factory: Path, model: str, wanted: list[str], echo: Ca
 def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> str:
     """Create the slot, or bring it to the factory base's template version; says which it did."""
     base_version = template_version(factory / ANSWERS_FILE)
-    answers = factory / "mlops" / model / ANSWERS_FILE
+    answers = factory / Slot(model).answers
     if answers.is_file():
         answers_file = str(answers.relative_to(factory))
         before = template_version(answers)
@@ -293,8 +295,7 @@ def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> 
 
 def stage(factory: Path, model: str) -> None:
     """Stage the slot's files, so `git checkout -f HEAD` alone undoes an interrupted promotion."""
-    paths = [f"mlops/{model}", f"src/{model}", f"tests/{model}", f"data/{model}", f"docs/models/{model}.md"]
-    paths += [f".github/workflows/{model}-{kind}.yml" for kind in ("pr", "cd", "retrain")]
+    paths = Slot(model).paths
     # A path git knows but the work tree lost is staged too: that stages its removal.
     git(factory, "add", "-A", "--", *[p for p in paths if (factory / p).exists() or tracked(factory, p)])
 
@@ -312,7 +313,7 @@ def write(factory: Path, planned: Plan) -> None:
 def run_checks(factory: Path, model: str, echo: Callable[[str], None]) -> None:
     """The slot's tests, then its local pipeline with the gate, in the factory's (locked) environment."""
     for title, command in (
-        ("tests", ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", f"tests/{model}"]),
+        ("tests", ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", Slot(model).tests]),
         ("pipeline + gate", ["uv", "run", "factory", "run", model]),
     ):
         echo(f"== {title}: {' '.join(command)}")
@@ -361,7 +362,7 @@ def promote(
     files = source_files(prototype, model, manifest)
     check_contract(factory, model, files)
     dependencies = model_dependencies(prototype, factory)
-    slot_exists = (factory / "mlops" / model / ANSWERS_FILE).is_file()
+    slot_exists = (factory / Slot(model).answers).is_file()
     planned = plan(factory, model, files)
     if slot_exists and not force:
         overwritten = edited_since_last_promotion(factory, model, planned)
@@ -385,7 +386,7 @@ def promote(
     echo(ensure_slot(factory, model, config))
     planned = plan(factory, model, files)  # the slot may be new: compare again
     write(factory, planned)
-    legacy = factory / "mlops" / model / LEGACY_REQUIREMENTS
+    legacy = factory / Slot(model).folder / LEGACY_REQUIREMENTS
     if legacy.exists():
         legacy.unlink()
     sync_dependency_group(factory, model, dependencies, echo)
@@ -407,7 +408,7 @@ def promote(
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": {path: DIGEST_PREFIX + content_digest(factory / path) for path in sorted(files)},
     }
-    (factory / "mlops" / model / PROVENANCE).write_text(
+    (factory / Slot(model).provenance).write_text(
         "# Written by `factory promote`; the next promotion compares the slot's files against these digests.\n"
         + yaml.safe_dump(provenance, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
@@ -422,7 +423,7 @@ def promote(
 
 def recorded_source_commit(factory: Path, model: str) -> str | None:
     """The prototype commit the slot was last promoted from, if it ever was."""
-    provenance = factory / "mlops" / model / PROVENANCE
+    provenance = factory / Slot(model).provenance
     if not provenance.is_file():
         return None
     commit = (yaml.safe_load(provenance.read_text(encoding="utf-8")) or {}).get("source_commit")

@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlops.pipeline.config import ModelFolder, read_yaml
-
-WORKFLOWS = Path(".github") / "workflows"
+from mlops.factory.slot import Slot
+from mlops.pipeline.config import CONFIG_FILE, ModelFolder, read_yaml
 
 
 def retrain_workflow(repo_root: Path, model: str) -> Path:
     """The slot's scheduled retraining workflow."""
-    return repo_root / WORKFLOWS / f"{model}-retrain.yml"
+    return repo_root / Slot(model).workflow("retrain")
 
 
 def workflow_crons(path: Path) -> list[str]:
@@ -37,7 +36,7 @@ def schedule_problems(repo_root: Path, folder: ModelFolder) -> list[str]:
     crons = workflow_crons(path)
     if crons == ([wanted] if wanted else []):
         return []
-    config = folder.path / "config.yaml"
+    config = folder.path / CONFIG_FILE
     return [
         f"{config}: retraining.schedule is {wanted!r} but {path.relative_to(repo_root)} schedules "
         f"{crons or 'nothing'}; set the same cron in both (or null and no schedule)"

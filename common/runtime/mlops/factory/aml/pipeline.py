@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from mlops.factory.contract import check_steps
+from mlops.factory.slot import SOURCE_DIR, Slot
 from mlops.pipeline.config import ModelFolder
 from mlops.pipeline.spec import Reference, SpecError, Step
-
-CODE_DIR = "src"
 
 
 @dataclass(frozen=True)
@@ -142,12 +141,12 @@ def step_component(folder: ModelFolder, repo_root: Path, step: Step, environment
     return CommandComponent(
         name=f"{model}_{step.name}",
         display_name=f"{model} {step.name}",
-        description=f"python -m {step.module} (step {step.name} of mlops/{model}/pipeline.yaml)",
+        description=f"python -m {step.module} (step {step.name} of {Slot(model).pipeline})",
         command=step_command(step),
         inputs={flag: Input(type=input_type(value, repo_root, dataset_type)) for flag, value in step.inputs.items()},
         outputs={flag: Output(type="uri_folder") for flag in step.outputs},
         environment=environment,
-        code=str(repo_root / CODE_DIR),
+        code=str(repo_root / SOURCE_DIR),
     )
 
 
