@@ -11,7 +11,9 @@ import yaml
 from projects import edit, git_commit_all, render, run, text_files, tool
 
 from mlops.factory import cli
-from mlops.factory.promote import MAPPING, PromotionError, promote
+from mlops.factory.promote import promote
+from mlops.factory.promotion import PromotionError
+from mlops.factory.promotion.plan import MAPPING
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -145,6 +147,22 @@ def test_promoting_the_same_commit_again_is_a_no_op(repos: tuple[Path, Path]) ->
     lines: list[str] = []
     promote(prototype, factory, "churn", echo=lines.append)  # would run the checks if anything changed
     assert tree(factory) == before and any(line.startswith("Nothing to promote") for line in lines)
+
+
+def test_a_malformed_provenance_file_is_refused_naming_the_file_the_key_and_the_fix(
+    repos: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    prototype, factory = repos
+    promote(prototype, factory, "churn", run_slot_checks=False, echo=lambda _: None)
+    record = factory / "mlops/churn/promotion.yaml"
+    record.write_text(record.read_text().replace("files:\n", "files:\n  src/churn/notes.txt: 42\n", 1))
+    git_commit_all(factory, "Promote churn, then edit its provenance by hand")
+    refused(prototype, factory, "mlops/churn/promotion.yaml: files.src/churn/notes.txt: Input should be a valid string")
+    monkeypatch.chdir(factory)
+    assert cli.main(["promote", "--from", str(prototype), "--model", "churn", "--skip-checks"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "git checkout HEAD -- mlops/churn/promotion.yaml" in error
+    assert "Traceback" not in error
 
 
 def test_refuses_a_dirty_factory_naming_the_file(repos: tuple[Path, Path]) -> None:

@@ -330,7 +330,8 @@ def test_a_model_owned_file_deleted_in_a_prototype_is_never_silently_restored(pr
 def test_promotion_stops_when_the_release_it_applies_removes_a_slot_file_the_user_changed(
     careless: Path, tally
 ) -> None:
-    from mlops.factory.promote import PromotionError, ensure_slot
+    from mlops.factory.promotion import PromotionError
+    from mlops.factory.promotion.apply import ensure_slot
 
     edit(careless / "src/churn/metrics.py", '"""Classification metrics', '"""(tuned) Classification metrics')
     git_commit_all(careless, "Tune the metrics")

@@ -1,7 +1,8 @@
-"""The few git operations factory commands need: run git, and refuse a work tree with uncommitted changes."""
+"""The git operations factory commands need: run git, list and read files, refuse uncommitted changes."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -24,6 +25,19 @@ def git_bytes(repo: Path, spec: str) -> bytes:
     if done.returncode != 0:
         raise RepoError(f"{repo}: git show {spec} failed: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout
+
+
+def tracked(repo: Path, folder: str) -> list[str]:
+    """The files git tracks under a path of the repository (ignored and untracked files never promote)."""
+    return sorted(filter(None, git(repo, "ls-files", "-z", "--", folder).split("\0")))
+
+
+def remote_url(repo: Path) -> str | None:
+    """The repository's `origin` URL without any credentials in it, if it has one."""
+    done = subprocess.run(
+        ["git", "config", "--get", "remote.origin.url"], cwd=repo, capture_output=True, text=True, check=False
+    )
+    return re.sub(r"(?<=://)[^/@]+@", "", done.stdout.strip()) or None
 
 
 def dirty_files(repo: Path, *paths: str) -> list[str]:
