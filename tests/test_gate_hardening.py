@@ -1,7 +1,7 @@
 """Hardening: a challenger no better than the champion on the same rows is never registered, whatever split or data.
 
 Two families, both through the factory's own decision path: `gate.judge` over random metric pairs, and
-`cli.gate_and_register` after real pipeline runs of a toy model (all eight metrics the config allows) on a real
+`slot_run.gate_and_register` after real pipeline runs of a toy model (all eight metrics the config allows) on a real
 sqlite MLflow store, with random datasets, splits, qualities, thresholds, metrics and directions.
 """
 
@@ -21,7 +21,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops.factory import cli, registry
+from mlops.factory import registry, slot_run
 from mlops.factory.gate import judge
 from mlops.pipeline.config import ModelConfig, load_model_folder
 from mlops.pipeline.runner import EVALUATION_TAGS, run_pipeline
@@ -194,7 +194,7 @@ def gate_run(root: Path, folder: Path, workdir: Path) -> Any:
     """One `factory run`: the slot's pipeline, then the gate and the registry."""
     loaded = load_model_folder(folder.relative_to(root))
     run = run_pipeline(loaded, root, workdir, echo=lambda _: None)
-    return cli.gate_and_register(loaded, run, workdir)
+    return slot_run.gate_and_register(loaded, run, workdir)
 
 
 @settings(max_examples=60)  # about 1 s a case on two busy cores: the family stays under 90 s
@@ -230,7 +230,7 @@ def test_a_challenger_no_better_on_the_same_rows_is_never_registered(
     first_deploy["business_threshold"] = -1e9 if greater_is_better else 1e9  # the champion always registers
     assert gate_run(root, write_slot(root, name, shifts, split, quality, first_deploy), root / name / "1").passed
     if legacy:
-        client, run_id = cli.client(), registry.versions(cli.client(), name)[0].run_id
+        client, run_id = registry.client(), registry.versions(registry.client(), name)[0].run_id
         for tag in EVALUATION_TAGS:
             client.delete_tag(run_id, tag)
 
@@ -246,7 +246,7 @@ def test_a_challenger_no_better_on_the_same_rows_is_never_registered(
     bar = scoring.score(quality, [shift for _, shift in rows])[metric]
     better = beats(candidate, bar, greater_is_better)
     check = verdict.checks[1]
-    registered = len(registry.versions(cli.client(), name)) == 2
+    registered = len(registry.versions(registry.client(), name)) == 2
     same_rows = all(
         (root / name / "1" / "prep" / "prep_data" / file).read_bytes()
         == (root / name / "2" / "prep" / "prep_data" / file).read_bytes()
@@ -269,7 +269,7 @@ def test_a_challenger_no_better_on_the_same_rows_is_never_registered(
     assert reused == (same_rows and same_metric and not legacy)  # re-scored unless provably the same rows
     if not better:
         assert not registered and not verdict.passed
-        assert {alias: str(v) for alias, v in cli.client().get_registered_model(name).aliases.items()} == {
+        assert {alias: str(v) for alias, v in registry.client().get_registered_model(name).aliases.items()} == {
             "champion": "1",
             "challenger": "1",
         }

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops.factory import cli, drift, registry
-from mlops.factory.gate import judge, publish
+from mlops.factory import cli, drift, github_actions, registry
+from mlops.factory.gate import EXIT_REJECTED, judge
 from mlops.pipeline.config import ModelConfig
 from mlops.pipeline.runner import EVALUATION_TAGS
 
@@ -33,7 +33,7 @@ def set_quality(slot: Path, quality: float) -> None:
 
 def aliases(name: str = "toy") -> dict[str, str | None]:
     """Which version each alias points to."""
-    client = cli.client()
+    client = registry.client()
     found = {
         alias: registry.version_by_alias(client, name, alias) for alias in (registry.CHAMPION, registry.CHALLENGER)
     }
@@ -71,7 +71,7 @@ def test_gate_verdict_is_appended_to_the_github_job_summary(
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    publish(judge(auc_config, 0.75, None))
+    github_actions.publish(judge(auc_config, 0.75, None).table())
     assert summary.read_text().startswith("earlier step\n### Gate for toy: PASSED")
 
 
@@ -79,7 +79,7 @@ def test_first_passing_run_registers_a_champion_with_full_lineage(slot: Path, ca
     set_quality(slot, 0.8)
     assert cli.main(["run", "toy"]) == 0
     assert aliases() == {"champion": "1", "challenger": "1"}
-    version = cli.client().get_model_version("toy", "1")
+    version = registry.client().get_model_version("toy", "1")
     for tag in ("dataset.name", "dataset.version", "dataset.digest", "params", "metric.roc_auc", "predictions_uri"):
         assert version.tags[tag], tag
     assert version.tags["gate.verdict"] == "passed"
@@ -96,11 +96,11 @@ def test_lineage_marks_uncommitted_code_and_names_the_prototype_commit_without_l
     (slot / "promotion.yaml").write_text("source: churn-experiments\nsource_commit: 0123abc\n")
     set_quality(slot, 0.8)
     assert cli.main(["run", "toy"]) == 0
-    version = cli.client().get_model_version("toy", "1")
+    version = registry.client().get_model_version("toy", "1")
     assert version.tags["git.dirty"] == "true" and len(version.tags["git.diff_digest"]) == 64
     assert version.tags["promotion.source_commit"] == "0123abc"
     assert version.tags["promotion.source"] == "churn-experiments"
-    logged = cli.client().get_run(version.run_id)
+    logged = registry.client().get_run(version.run_id)
     recorded = [*version.tags.values(), *logged.data.tags.values(), *logged.data.params.values()]
     recorded += [d.dataset.source for d in logged.inputs.dataset_inputs]
     assert not [value for value in recorded if str(root) in value]
@@ -108,17 +108,17 @@ def test_lineage_marks_uncommitted_code_and_names_the_prototype_commit_without_l
 
 def test_first_run_below_the_business_threshold_registers_nothing(slot: Path) -> None:
     set_quality(slot, 0.6)
-    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
-    assert registry.versions(cli.client(), "toy") == []
+    assert cli.main(["run", "toy"]) == EXIT_REJECTED
+    assert registry.versions(registry.client(), "toy") == []
 
 
 def test_worse_retrain_is_rejected_and_the_champion_is_unchanged(slot: Path) -> None:
     set_quality(slot, 0.8)
     cli.main(["run", "toy"])
     set_quality(slot, 0.75)  # above the threshold, below the champion
-    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
+    assert cli.main(["run", "toy"]) == EXIT_REJECTED
     assert aliases() == {"champion": "1", "challenger": "1"}
-    assert len(registry.versions(cli.client(), "toy")) == 1
+    assert len(registry.versions(registry.client(), "toy")) == 1
 
 
 def test_the_gate_sets_the_step_outputs_the_release_workflow_reads(
@@ -129,7 +129,7 @@ def test_the_gate_sets_the_step_outputs_the_release_workflow_reads(
     set_quality(slot, 0.8)
     assert cli.main(["run", "toy"]) == 0
     set_quality(slot, 0.75)
-    assert cli.main(["run", "toy"]) == cli.EXIT_REJECTED
+    assert cli.main(["run", "toy"]) == EXIT_REJECTED
     assert outputs.read_text() == "verdict=passed\nversion=1\nverdict=rejected\n"
 
 
@@ -191,7 +191,7 @@ def test_a_worse_model_cannot_pass_by_changing_the_split(
     assert run_in(tmp_path / "first") == 0
     set_split(slot, **challenger_split)
     set_quality(slot, challenger_quality)  # beats the champion's logged score only thanks to easier test rows
-    assert run_in(tmp_path / "second") == cli.EXIT_REJECTED
+    assert run_in(tmp_path / "second") == EXIT_REJECTED
     assert "re-scored on this run's test rows: split changed" in capsys.readouterr().out
     assert (tmp_path / "second" / "champion").is_dir()
     assert aliases() == {"champion": "1", "challenger": "1"}
@@ -204,7 +204,7 @@ def test_a_worse_model_cannot_pass_by_changing_the_data(slot: Path, tmp_path: Pa
     assert run_in(tmp_path / "first") == 0
     data.write_text("x,y,ease\n1,0,0.1\n2,1,0.1\n")
     set_quality(slot, 0.75)
-    assert run_in(tmp_path / "second") == cli.EXIT_REJECTED
+    assert run_in(tmp_path / "second") == EXIT_REJECTED
     assert "re-scored on this run's test rows: dataset changed" in capsys.readouterr().out
     assert aliases() == {"champion": "1", "challenger": "1"}
 
@@ -217,7 +217,7 @@ def test_the_champion_is_not_rescored_when_the_evaluation_rows_are_the_same(
     assert run_in(tmp_path / "first") == 0
     set_quality(slot, 0.85)  # new hyperparameters, same data, split, evaluate step and metric
     assert run_in(tmp_path / "second") == 0
-    digest = cli.client().get_run(registry.version_by_alias(cli.client(), "toy", "champion").run_id)
+    digest = registry.client().get_run(registry.version_by_alias(registry.client(), "toy", "champion").run_id)
     assert f"same evaluation rows (digest {digest.data.tags['evaluation.digest'][:12]})" in capsys.readouterr().out
     assert not (tmp_path / "second" / "champion").exists()
 
@@ -227,7 +227,7 @@ def test_a_champion_logged_without_an_evaluation_digest_is_rescored(
 ) -> None:
     set_quality(slot, 0.8)
     assert run_in(tmp_path / "first") == 0
-    client = cli.client()
+    client = registry.client()
     champion = registry.version_by_alias(client, "toy", "champion")
     for tag in EVALUATION_TAGS:  # as a run logged before the gate recorded them
         client.delete_tag(champion.run_id, tag)

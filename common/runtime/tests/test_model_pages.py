@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops.factory import cli, modelpage
+from mlops.factory import cli, modelpage, registry
 
 MakeSlot = Callable[..., Path]
 
@@ -64,7 +64,7 @@ def test_the_lineage_of_the_champion_and_the_newest_version_is_shown(slot: Path)
     assert cli.main(["docs", "toy"]) == 0
     text = page()
     assert "| v1 @challenger @champion |" in text
-    digest = cli.client().get_model_version("toy", "1").tags["dataset.digest"]
+    digest = registry.client().get_model_version("toy", "1").tags["dataset.digest"]
     assert f"| dataset digest (sha256) | {digest[:12]} |" in text and digest not in text
     assert "| roc_auc | 0.8000 |" in text and "| dataset version | 3 |" in text
 

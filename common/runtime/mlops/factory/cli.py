@@ -5,98 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlops.factory import fleet, promote, registry, workflows
-from mlops.factory.gate import Verdict, judge, publish, rescore_reason, set_outputs
+from mlops.factory.gate import EXIT_REJECTED
 from mlops.factory.gitrepo import RepoError
 from mlops.factory.slot import Slot, slot_folder
-from mlops.pipeline.config import CONFIG_FILE, ConfigError, ModelFolder, load_model_folder
-from mlops.pipeline.runner import EVALUATION_DIGEST, PipelineRun, StepFailed, default_workdir, rescore, run_pipeline
+from mlops.factory.slot_run import run_slot
+from mlops.pipeline.config import ConfigError, load_model_folder
+from mlops.pipeline.runner import StepFailed
 from mlops.pipeline.spec import SpecError
 from mlops.pipeline.tables import render_table
-from mlops.pipeline.tracking import quiet_mlflow_logs, tracking_uri
 
 if TYPE_CHECKING:
     from mlops.factory import drift
-
-EXIT_REJECTED = 2  # the gate said no: distinct from errors (1) so CI can tell them apart
-
-
-def client() -> Any:
-    """An MLflow client on the factory's tracking and registry store, without its start-up chatter."""
-    from mlflow import MlflowClient
-
-    quiet_mlflow_logs()
-    return MlflowClient(tracking_uri())
-
-
-def champion_bar(mlflow: Any, folder: ModelFolder, run: PipelineRun, workdir: Path) -> tuple[float | None, str]:
-    """The champion's primary metric on this run's evaluation rows, and how it was obtained.
-
-    The champion's logged score is reused only when its evaluation digest (rows, evaluate step, metric) equals
-    this run's; otherwise this run's evaluate step scores the champion on this run's test rows.
-    """
-    name, metric = folder.config.model_name, folder.config.primary_metric
-    champion = registry.version_by_alias(mlflow, name, registry.CHAMPION)
-    if champion is None:
-        return None, ""
-    logged = mlflow.get_run(champion.run_id)
-    reason = rescore_reason(logged.data.tags, logged.data.metrics, run.tags, metric)
-    if reason is None:
-        digest = run.tags[EVALUATION_DIGEST][:12]
-        return logged.data.metrics[metric], f"v{champion.version}, same evaluation rows (digest {digest})"
-    model_dir = Path(mlflow.download_artifacts(champion.run_id, "model", str(workdir / "champion-download")))
-    metrics = rescore(folder, run, model_dir, workdir / "champion", Path.cwd())
-    if metric not in metrics:
-        raise ConfigError(f"re-scoring {name} v{champion.version} wrote no {metric} ({sorted(metrics)})")
-    return metrics[metric], f"v{champion.version}, re-scored on this run's test rows: {reason}"
-
-
-def run_slot(
-    model: str, workdir: Path | None = None, *, quiet: bool = False, verbose: bool = False
-) -> tuple[PipelineRun, Verdict]:
-    """prep -> train -> evaluate -> gate -> register, printing step output and timings and the verdict."""
-    started = time.perf_counter()
-    folder = load_model_folder(slot_folder(model))
-    workdir = (workdir or default_workdir(Path.cwd(), model)).resolve()
-    tags = {"factory.slot": model}
-    run = run_pipeline(folder, Path.cwd(), workdir, extra_tags=tags, quiet=quiet, verbose=verbose)
-    verdict = gate_and_register(folder, run, workdir)
-    print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
-    return run, verdict
-
-
-def gate_and_register(folder: ModelFolder, run: PipelineRun, workdir: Path) -> Verdict:
-    """Judge a finished run against the threshold and the champion; register it only if it passes."""
-    model, metric = folder.config.model_name, folder.config.primary_metric
-    if metric not in run.metrics:
-        raise ConfigError(
-            f"{folder.path / CONFIG_FILE}: primary_metric {metric!r} is not among the metrics the evaluate step "
-            f"wrote ({sorted(run.metrics)})"
-        )
-    mlflow = client()
-    bar, note = champion_bar(mlflow, folder, run, workdir)
-    verdict = judge(folder.config, run.metrics[metric], bar, note)
-    print(publish(verdict))
-    mlflow.set_tag(run.run_id, "gate.verdict", "passed" if verdict.passed else "rejected")
-    if verdict.passed:
-        version, changes = registry.register(mlflow, model, run, folder.params, verdict)
-        print(f"Registered {model} v{version.version}: " + ", ".join(map(str, changes)))
-        set_outputs(verdict="passed", version=str(version.version))
-    else:
-        print(f"Nothing registered: {model} @champion is unchanged.")
-        set_outputs(verdict="rejected")
-    return verdict
 
 
 def status(model: str) -> str:
     """Registered versions of a model with their aliases, metrics and data."""
     slot_folder(model)
-    mlflow = client()
+    mlflow = registry.client()
     found = registry.versions(mlflow, model)
     by_version: dict[str, list[str]] = {}
     for alias, number in (mlflow.get_registered_model(model).aliases if found else {}).items():
@@ -119,7 +49,7 @@ def drift_check(model: str, production: Path) -> drift.DriftReport:
 
     """Compare production predictions with the champion's logged test predictions."""
     folder = load_model_folder(slot_folder(model))
-    mlflow = client()
+    mlflow = registry.client()
     champion = registry.version_by_alias(mlflow, model, registry.CHAMPION)
     if champion is None:
         raise registry.RegistryError(f"{model} has no @champion yet: nothing to compare with")
@@ -159,7 +89,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     from mlops.factory import modelpage  # imported with its subcommand, like aml below
 
     modelpage.add_arguments(commands.add_parser("docs", help="write the generated part of docs/models/<model>.md"))
-    from mlops.factory.aml import commands as aml  # imported here: aml imports this module
+    from mlops.factory.aml import commands as aml  # imported with its subcommand: Azure ML is an extra
 
     aml.add_arguments(commands.add_parser("aml", help="Azure ML: submit, train, data assets, deploy (azure extra)"))
     return parser.parse_args(argv)
@@ -177,9 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(fleet.add_slot(Path.cwd(), args.model, {"problem_type": args.problem_type, **answers}))
             print(f"Commit it: git add -A && git commit -m 'Add the {args.model} slot'")
         elif args.command == "promote-champion":
-            print(f"{args.model} {registry.promote_champion(client(), args.model)}")
+            print(f"{args.model} {registry.promote_champion(registry.client(), args.model)}")
         elif args.command == "rollback":
-            print(f"{args.model} {registry.rollback(client(), args.model, args.version)}")
+            print(f"{args.model} {registry.rollback(registry.client(), args.model, args.version)}")
         elif args.command == "status":
             print(status(args.model))
         elif args.command == "check":
@@ -191,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "aml":
             from mlops.factory.aml import commands as aml
 
-            return aml.run(args, slot_folder)
+            return aml.run(args)
         elif args.command == "docs":
             from mlops.factory import modelpage
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mlops.pipeline.config import ModelConfig
 from mlops.pipeline.runner import EVALUATION_DIGEST, EVALUATION_METRIC, EVALUATION_ROWS, EVALUATION_STEP
 from mlops.pipeline.tables import render_table
+
+EXIT_REJECTED = 2  # the gate said no: distinct from errors (1) so CI can tell them apart
 
 
 @dataclass(frozen=True)
@@ -95,23 +95,3 @@ def rescore_reason(
     if metric not in champion_metrics:
         return f"the champion's run logged no {metric}"
     return None
-
-
-def publish(verdict: Verdict) -> str:
-    """The verdict table, also appended to the GitHub job summary when running in Actions."""
-    text = verdict.table()
-    _append_to_github_file("GITHUB_STEP_SUMMARY", text + "\n\n")
-    return text
-
-
-def set_outputs(**values: str) -> None:
-    """Step outputs for later jobs (`verdict`, `version`) when running in GitHub Actions."""
-    _append_to_github_file("GITHUB_OUTPUT", "".join(f"{key}={value}\n" for key, value in values.items()))
-
-
-def _append_to_github_file(variable: str, text: str) -> None:
-    """Append to the file GitHub Actions names in `variable` (job summary, step outputs); elsewhere do nothing."""
-    target = os.environ.get(variable)
-    if target:
-        with Path(target).open("a", encoding="utf-8") as handle:
-            handle.write(text)

@@ -40,6 +40,14 @@ def remote_url(repo: Path) -> str | None:
     return re.sub(r"(?<=://)[^/@]+@", "", done.stdout.strip()) or None
 
 
+def current_branch(repo: Path) -> str:
+    """The branch checked out in `repo`, or `detached` (no branch, or not a git work tree)."""
+    try:
+        return git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() or "detached"
+    except RepoError:
+        return "detached"
+
+
 def dirty_files(repo: Path, *paths: str) -> list[str]:
     """Paths with uncommitted changes (staged, unstaged or untracked and not ignored), under `paths` if given."""
     return [line[3:] for line in git(repo, "status", "--porcelain", "--", *paths).splitlines()]

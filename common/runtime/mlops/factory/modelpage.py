@@ -222,9 +222,8 @@ def registered_versions(model: str) -> list[RegisteredVersion] | None:
     if uri.startswith(SQLITE) and not Path(uri.removeprefix(SQLITE)).is_file():
         return None  # reading would create an empty store: there is nothing registered here
     from mlops.factory import registry
-    from mlops.factory.cli import client
 
-    mlflow = client()
+    mlflow = registry.client()
     found = registry.versions(mlflow, model)
     if not found:
         return []

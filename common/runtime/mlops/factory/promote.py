@@ -24,8 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlops.factory.gate import EXIT_REJECTED
 from mlops.factory.gitrepo import require_clean
-from mlops.factory.promotion import EXIT_REJECTED, GateRejected, PromotionError, checks, provenance
+from mlops.factory.promotion import GateRejected, PromotionError, checks, provenance
 from mlops.factory.promotion.apply import ensure_slot, stage, write
 from mlops.factory.promotion.dependencies import dependency_group, model_dependencies, sync_dependency_group
 from mlops.factory.promotion.plan import Plan, plan, prototype_paths, source_files

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlops.factory.gate import Verdict
 from mlops.pipeline.runner import EVALUATION_TAGS, PipelineRun
+from mlops.pipeline.tracking import quiet_mlflow_logs, tracking_uri
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -46,6 +47,14 @@ class AliasChange:
 
     def __str__(self) -> str:
         return f"@{self.alias}: v{self.before or '-'} -> v{self.after}"
+
+
+def client() -> Any:
+    """An MLflow client on the factory's tracking and registry store, without its start-up chatter."""
+    from mlflow import MlflowClient
+
+    quiet_mlflow_logs()
+    return MlflowClient(tracking_uri())
 
 
 def version_by_alias(client: Any, name: str, alias: str) -> Any | None:

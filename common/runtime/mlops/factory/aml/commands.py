@@ -27,25 +27,17 @@ from mlops.factory.aml.workspace import (
     ml_client,
     workspace_tracking_uri,
 )
-from mlops.factory.cli import EXIT_REJECTED, gate_and_register
-from mlops.factory.gitrepo import RepoError, git
+from mlops.factory.gate import EXIT_REJECTED
+from mlops.factory.github_actions import head_branch
+from mlops.factory.gitrepo import current_branch
+from mlops.factory.slot import slot_folder
+from mlops.factory.slot_run import gate_and_register
 from mlops.pipeline.config import ConfigError, ModelFolder, load_model_folder
 from mlops.pipeline.runner import PipelineRun, default_workdir, finish_tracking, run_tags, start_tracking
 from mlops.pipeline.spec import SpecError
 from mlops.pipeline.tables import render_table
 
 EXTRA_HINT = "the Azure ML commands need the azure extra: run `uv sync --extra azure`"
-
-
-def current_branch(repo_root: Path) -> str:
-    """The branch being built: GitHub's head or ref name in Actions, else git's current branch."""
-    for variable in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
-        if os.environ.get(variable):
-            return os.environ[variable]
-    try:
-        return git(repo_root, "rev-parse", "--abbrev-ref", "HEAD").strip() or "detached"
-    except RepoError:
-        return "detached"
 
 
 def require_azure() -> None:
@@ -224,8 +216,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     uri.add_argument("--env", required=True)
 
 
-def run(args: argparse.Namespace, folder_of: Any) -> int:
-    """Run one `factory aml` subcommand; `folder_of(model)` is the slot's config folder."""
+def run(args: argparse.Namespace) -> int:
+    """Run one `factory aml` subcommand."""
     require_azure()
     repo_root = Path.cwd()
     environments = load_environments(repo_root)
@@ -233,7 +225,7 @@ def run(args: argparse.Namespace, folder_of: Any) -> int:
         env = environments.get(args.env)
         print(workspace_tracking_uri(ml_client(env), env))
         return 0
-    folder = load_model_folder(folder_of(args.model))
+    folder = load_model_folder(slot_folder(args.model))
     if args.aml_command == "deploy":
         return deploy_model(args, folder, environments)
     env = environments.get(args.env)
@@ -245,7 +237,9 @@ def run(args: argparse.Namespace, folder_of: Any) -> int:
         registered = assets.register(ml_client(env), asset)
         print(f"Data asset {registered.name}:{registered.version} ({asset.digest})")
         return 0
-    built, asset = build(folder, repo_root, environments, args.tier, args.branch or current_branch(repo_root))
+    built, asset = build(
+        folder, repo_root, environments, args.tier, args.branch or head_branch() or current_branch(repo_root)
+    )
     print(summary(built, asset, env))
     if args.dry_run:
         target = pipeline.dump_job(built, Path(tempfile.mkdtemp(prefix="aml-job-")) / f"{args.model}.yaml")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from mlops.factory.gitrepo import RepoError
 
-EXIT_REJECTED = 2  # as `factory run`: the gate said no
-
 
 class PromotionError(RepoError):
     """Promotion cannot go on; the message names the files and the fix."""

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mlops.factory.promotion import EXIT_REJECTED, GateRejected, PromotionError
+from mlops.factory.gate import EXIT_REJECTED
+from mlops.factory.promotion import GateRejected, PromotionError
 from mlops.factory.slot import Slot
 
 

@@ -1,0 +1,76 @@
+"""Running a slot end to end: its pipeline, the gate against the threshold and the champion, registration.
+
+`factory run` runs all of it locally; `factory aml train` trains on Azure ML and hands the finished run to
+`gate_and_register`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from mlops.factory import github_actions, registry
+from mlops.factory.gate import Verdict, judge, rescore_reason
+from mlops.factory.slot import slot_folder
+from mlops.pipeline.config import CONFIG_FILE, ConfigError, ModelFolder, load_model_folder
+from mlops.pipeline.runner import EVALUATION_DIGEST, PipelineRun, default_workdir, rescore, run_pipeline
+
+
+def champion_bar(mlflow: Any, folder: ModelFolder, run: PipelineRun, workdir: Path) -> tuple[float | None, str]:
+    """The champion's primary metric on this run's evaluation rows, and how it was obtained.
+
+    The champion's logged score is reused only when its evaluation digest (rows, evaluate step, metric) equals
+    this run's; otherwise this run's evaluate step scores the champion on this run's test rows.
+    """
+    name, metric = folder.config.model_name, folder.config.primary_metric
+    champion = registry.version_by_alias(mlflow, name, registry.CHAMPION)
+    if champion is None:
+        return None, ""
+    logged = mlflow.get_run(champion.run_id)
+    reason = rescore_reason(logged.data.tags, logged.data.metrics, run.tags, metric)
+    if reason is None:
+        digest = run.tags[EVALUATION_DIGEST][:12]
+        return logged.data.metrics[metric], f"v{champion.version}, same evaluation rows (digest {digest})"
+    model_dir = Path(mlflow.download_artifacts(champion.run_id, "model", str(workdir / "champion-download")))
+    metrics = rescore(folder, run, model_dir, workdir / "champion", Path.cwd())
+    if metric not in metrics:
+        raise ConfigError(f"re-scoring {name} v{champion.version} wrote no {metric} ({sorted(metrics)})")
+    return metrics[metric], f"v{champion.version}, re-scored on this run's test rows: {reason}"
+
+
+def run_slot(
+    model: str, workdir: Path | None = None, *, quiet: bool = False, verbose: bool = False
+) -> tuple[PipelineRun, Verdict]:
+    """prep -> train -> evaluate -> gate -> register, printing step output and timings and the verdict."""
+    started = time.perf_counter()
+    folder = load_model_folder(slot_folder(model))
+    workdir = (workdir or default_workdir(Path.cwd(), model)).resolve()
+    tags = {"factory.slot": model}
+    run = run_pipeline(folder, Path.cwd(), workdir, extra_tags=tags, quiet=quiet, verbose=verbose)
+    verdict = gate_and_register(folder, run, workdir)
+    print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
+    return run, verdict
+
+
+def gate_and_register(folder: ModelFolder, run: PipelineRun, workdir: Path) -> Verdict:
+    """Judge a finished run against the threshold and the champion; register it only if it passes."""
+    model, metric = folder.config.model_name, folder.config.primary_metric
+    if metric not in run.metrics:
+        raise ConfigError(
+            f"{folder.path / CONFIG_FILE}: primary_metric {metric!r} is not among the metrics the evaluate step "
+            f"wrote ({sorted(run.metrics)})"
+        )
+    mlflow = registry.client()
+    bar, note = champion_bar(mlflow, folder, run, workdir)
+    verdict = judge(folder.config, run.metrics[metric], bar, note)
+    print(github_actions.publish(verdict.table()))
+    mlflow.set_tag(run.run_id, "gate.verdict", "passed" if verdict.passed else "rejected")
+    if verdict.passed:
+        version, changes = registry.register(mlflow, model, run, folder.params, verdict)
+        print(f"Registered {model} v{version.version}: " + ", ".join(map(str, changes)))
+        github_actions.set_outputs(verdict="passed", version=str(version.version))
+    else:
+        print(f"Nothing registered: {model} @champion is unchanged.")
+        github_actions.set_outputs(verdict="rejected")
+    return verdict
