@@ -16,9 +16,10 @@ import pytest
 import yaml
 from projects import edit, git_commit_all, render, run, uv
 
-from mlops.factory.aml import assets, deploy
-from mlops.factory.aml.commands import build
-from mlops.factory.aml.pipeline import dump_job, job_requirements, pipeline_output, validate
+from mlops.factory.aml import assets, deploy, rollout
+from mlops.factory.aml.environment import job_requirements
+from mlops.factory.aml.jobs import build
+from mlops.factory.aml.pipeline import dump_job, pipeline_output, validate
 from mlops.factory.aml.workspace import Workspace, endpoint_name, experiment_name, load_environments, ml_client
 from mlops.pipeline.config import ConfigError, load_model_folder
 from mlops.pipeline.spec import SpecError
@@ -210,19 +211,19 @@ def test_endpoint_entities_have_valid_distinct_names(factory: Path, model: str) 
     names = {endpoint_name(model, env, kind) for env in environments.environments for kind in ("", "batch")}
     assert len(names) == 4
     assert all(3 <= len(name) <= 32 and ENDPOINT.match(name) for name in names), names
-    rollout = deploy.online_rollout(folder, environments.get("prod"), "7", None)
-    assert rollout.deployment.name == "blue" and rollout.deployment.model == "azureml:churn:7"
-    assert rollout.traffic == [{"blue": 0}, {"blue": 100}]
+    online = deploy.online_rollout(folder, environments.get("prod"), "7", None)
+    assert online.deployment.name == "blue" and online.deployment.model == "azureml:churn:7"
+    assert online.traffic == [{"blue": 0}, {"blue": 100}]
     endpoint, batch = deploy.batch_entities(folder, environments.get("prod"), "7", "gpu-a100")
     assert batch.compute == "gpu-a100" and batch.model == "azureml:churn:7"
-    assert deploy.validate(rollout.endpoint, rollout.deployment, endpoint, batch) == []
+    assert deploy.validate(online.endpoint, online.deployment, endpoint, batch) == []
 
 
 def test_the_next_version_goes_to_the_idle_colour_with_a_canary(factory: Path) -> None:
     folder = load_model_folder(factory / "mlops/churn")
-    rollout = deploy.online_rollout(folder, load_environments(factory).get("prod"), "8", {"blue": 100}, canary=10)
-    assert rollout.deployment.name == "green" and rollout.live == "blue"
-    assert rollout.traffic == [{"green": 0, "blue": 100}, {"green": 10, "blue": 90}, {"green": 100, "blue": 0}]
+    online = deploy.online_rollout(folder, load_environments(factory).get("prod"), "8", {"blue": 100}, canary=10)
+    assert online.deployment.name == "green" and online.live == "blue"
+    assert online.traffic == [{"green": 0, "blue": 100}, {"green": 10, "blue": 90}, {"green": 100, "blue": 0}]
 
 
 class FakeEndpoints:
@@ -253,24 +254,24 @@ class FakeEndpoints:
 
 def test_traffic_moves_only_after_passing_smoke_tests_and_goes_back_on_failure(factory: Path, tmp_path: Path) -> None:
     folder = load_model_folder(factory / "mlops/churn")
-    request = deploy.sample_request(folder, factory)
-    assert len(request["input_data"]["data"]) == deploy.SMOKE_ROWS
+    request = rollout.sample_request(folder, factory)
+    assert len(request["input_data"]["data"]) == rollout.SMOKE_ROWS
     assert "churned" not in request["input_data"]["columns"]
-    rollout = deploy.online_rollout(folder, load_environments(factory).get("prod"), "8", {"blue": 100}, canary=10)
+    online = deploy.online_rollout(folder, load_environments(factory).get("prod"), "8", {"blue": 100}, canary=10)
     good = "[0, 1, 0, 0, 1]"
 
     client = FakeEndpoints(["not json"])
-    with pytest.raises(deploy.DeployError, match="did not answer with JSON"):
-        deploy.roll_out(client, rollout, request, tmp_path, echo=lambda _: None)
+    with pytest.raises(rollout.DeployError, match="did not answer with JSON"):
+        rollout.roll_out(client, online, request, tmp_path, echo=lambda _: None)
     assert client.traffic == {"blue": 100} and client.history == []
 
     client = FakeEndpoints([good, "[1, 2]"])
-    with pytest.raises(deploy.DeployError, match="expected 5 predictions"):
-        deploy.roll_out(client, rollout, request, tmp_path, echo=lambda _: None)
+    with pytest.raises(rollout.DeployError, match="expected 5 predictions"):
+        rollout.roll_out(client, online, request, tmp_path, echo=lambda _: None)
     assert client.history == [{"green": 10, "blue": 90}, {"green": 0, "blue": 100}]
 
     client = FakeEndpoints([good, good, good])
-    deploy.roll_out(client, rollout, request, tmp_path, echo=lambda _: None)
+    rollout.roll_out(client, online, request, tmp_path, echo=lambda _: None)
     assert client.history == [{"green": 10, "blue": 90}, {"green": 100, "blue": 0}]
 
 

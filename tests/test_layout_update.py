@@ -14,7 +14,7 @@ import pytest
 from projects import edit, git_commit_all, render, run, snapshot_template, text_files
 from render_matrix import export
 
-from mlops.factory import fleet
+from mlops.factory import fleet, templating
 
 pytestmark = pytest.mark.hardening  # part of the "updates" family
 
@@ -53,7 +53,7 @@ def test_a_prototype_moves_to_mlops_pipeline_keeping_edits(tmp_path: Path, relea
     edit(repo / "README.md", "\n## ", "\nOur team's notes.\n\n## ")
     git_commit_all(repo, "Our edits")
 
-    fleet.copier_update(repo, None, NEW)
+    templating.copier_update(repo, None, NEW)
 
     no_conflicts(repo)
     assert not (repo / "mlops/common").exists() and not (repo / "mlops/factory").exists()

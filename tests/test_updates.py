@@ -10,7 +10,7 @@ import yaml
 from pre_commit_hooks import check_merge_conflict
 from projects import ROOT, edit, git_commit_all, render, run, snapshot_template, text_files, uv
 
-from mlops.factory import fleet
+from mlops.factory import fleet, templating
 from mlops.factory.gitrepo import RepoError
 
 pytestmark = pytest.mark.hardening  # the "updates" family: every scenario reports to the tally
@@ -54,7 +54,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def update(repo: Path, vcs_ref: str | None = V2, answers_file: str | None = None) -> None:
     """`copier update --defaults` with inline conflicts, as users and `factory update` run it."""
-    fleet.copier_update(repo, answers_file, vcs_ref)
+    templating.copier_update(repo, answers_file, vcs_ref)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops.factory import fleet, promote, registry, workflows
+from mlops.factory import fleet, promote, registry, templating, workflows
 from mlops.factory.gate import EXIT_REJECTED
 from mlops.factory.gitrepo import RepoError
 from mlops.factory.slot import Slot, slot_folder
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if verdict.passed else EXIT_REJECTED
         if args.command == "add":
             answers = dict(item.split("=", 1) for item in args.data if "=" in item)
-            print(fleet.add_slot(Path.cwd(), args.model, {"problem_type": args.problem_type, **answers}))
+            print(templating.add_slot(Path.cwd(), args.model, {"problem_type": args.problem_type, **answers}))
             print(f"Commit it: git add -A && git commit -m 'Add the {args.model} slot'")
         elif args.command == "promote-champion":
             print(f"{args.model} {registry.promote_champion(registry.client(), args.model)}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlops.factory import fleet
+from mlops.factory import fleet, templating
 from mlops.factory.gitrepo import git, tracked
 from mlops.factory.promotion import PromotionError
 from mlops.factory.promotion.plan import Plan
@@ -26,7 +26,7 @@ def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> 
     if answers.is_file():
         answers_file = str(answers.relative_to(factory))
         before = template_version(answers)
-        fleet.copier_update(factory, answers_file, base_version)
+        templating.copier_update(factory, answers_file, base_version)
         kept = fleet.protect_work(factory, answers_file, before, print) if before and before != base_version else []
         if kept:
             raise PromotionError(
@@ -39,7 +39,7 @@ def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> 
         if prototype_config.get("primary_metric"):
             data["primary_metric"] = prototype_config["primary_metric"]
             data["greater_is_better"] = prototype_config.get("greater_is_better", True)
-        done = fleet.add_slot(factory, model, data)
+        done = templating.add_slot(factory, model, data)
     stage(factory, model)
     return done
 
