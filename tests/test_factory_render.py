@@ -13,7 +13,7 @@ import pytest
 import yaml
 from projects import ROOT, git_commit_all, load_workflow, render, run, text_files
 
-from mlops.factory.slot import Slot
+from mlops.factory.slot import SHARED_CODE, Slot
 
 SLOTS = {"churn": "classification", "fraud": "classification", "fares": "regression"}
 
@@ -213,3 +213,12 @@ def test_the_slot_workflows_filter_on_the_paths_the_slot_value_names(factory: tu
         paths = on["pull_request" if kind == "pr" else "push"]["paths"]
         assert [path for path in paths if not path.startswith(".github/")] == list(slot.trigger_paths)
         assert slot.workflow(kind) in paths
+
+
+def test_the_shared_slot_checks_lint_and_test_the_folders_the_slot_value_names(factory: tuple[Path, dict]) -> None:
+    root, _ = factory
+    checks = (root / ".github/workflows/slot-checks.yml").read_text()
+    slot = Slot("$MODEL")  # the reusable workflow gets the model's name in $MODEL
+    folders = " ".join(f'"{folder}"' for folder in (slot.package, slot.tests, slot.folder, *SHARED_CODE))
+    assert f"git ls-files -z -- {folders}" in checks
+    assert f'uv run pytest "{slot.tests}" tests/mlops' in checks

@@ -88,7 +88,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     update.add_argument("--vcs-ref", help="template version to update to (default: the latest release)")
     from mlops.factory import modelpage  # imported with its subcommand, like aml below
 
-    modelpage.add_arguments(commands.add_parser("docs", help="write the generated part of docs/models/<model>.md"))
+    page = Slot("<model>").page
+    modelpage.add_arguments(commands.add_parser("docs", help=f"write the generated part of {page}"))
     from mlops.factory.aml import commands as aml  # imported with its subcommand: Azure ML is an extra
 
     aml.add_arguments(commands.add_parser("aml", help="Azure ML: submit, train, data assets, deploy (azure extra)"))
