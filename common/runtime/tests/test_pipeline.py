@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from mlops.pipeline.config import ConfigError, ModelConfig, load_model_folder
-from mlops.pipeline.runner import StepFailed, flatten, run_pipeline, step_command
+from mlops.pipeline.mlflow_logging import flatten
+from mlops.pipeline.runner import run_pipeline
 from mlops.pipeline.spec import PipelineSpec, Reference, SpecError
+from mlops.pipeline.steps import StepFailed, step_command
 from mlops.pipeline.tables import render_table
 from mlops.pipeline.tracking import content_digest, source_digest
 

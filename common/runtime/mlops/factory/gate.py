@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.pipeline.config import ModelConfig
-from mlops.pipeline.runner import EVALUATION_DIGEST, EVALUATION_METRIC, EVALUATION_ROWS, EVALUATION_STEP
+from mlops.pipeline.lineage import EVALUATION_DIGEST, EVALUATION_METRIC, EVALUATION_ROWS, EVALUATION_STEP
 from mlops.pipeline.tables import render_table
 
 

@@ -17,7 +17,7 @@ import yaml
 
 from mlops.pipeline.config import ModelFolder, load_model_folder
 from mlops.pipeline.spec import PipelineSpec, Reference
-from mlops.pipeline.tracking import tracking_uri
+from mlops.pipeline.tracking import mlflow_client, tracking_uri
 
 PAGES = Path("docs/models")
 BEGIN = "<!-- factory docs: begin -->"
@@ -222,9 +222,8 @@ def registered_versions(model: str) -> list[RegisteredVersion] | None:
     if uri.startswith(SQLITE) and not Path(uri.removeprefix(SQLITE)).is_file():
         return None  # reading would create an empty store: there is nothing registered here
     from mlops.factory import registry
-    from mlops.factory.cli import client
 
-    mlflow = client()
+    mlflow = mlflow_client()
     found = registry.versions(mlflow, model)
     if not found:
         return []

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.factory.gate import Verdict
-from mlops.pipeline.runner import EVALUATION_TAGS, PipelineRun
+from mlops.pipeline.lineage import EVALUATION_TAGS
+from mlops.pipeline.steps import PipelineRun
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

@@ -30,8 +30,10 @@ from mlops.factory.aml.workspace import (
 from mlops.factory.cli import EXIT_REJECTED, gate_and_register
 from mlops.factory.gitrepo import RepoError, git
 from mlops.pipeline.config import ConfigError, ModelFolder, load_model_folder
-from mlops.pipeline.runner import PipelineRun, default_workdir, finish_tracking, run_tags, start_tracking
+from mlops.pipeline.lineage import run_tags
+from mlops.pipeline.mlflow_logging import finish_tracking, start_tracking
 from mlops.pipeline.spec import SpecError
+from mlops.pipeline.steps import PipelineRun, default_workdir
 from mlops.pipeline.tables import render_table
 
 EXTRA_HINT = "the Azure ML commands need the azure extra: run `uv sync --extra azure`"
