@@ -82,7 +82,7 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
             for name in (
                 *("__init__", "cli", "config", "figures", "launcher", "lineage", "mlflow_logging", "runner", "spec"),
                 *("step_imports", "steps", "streaming", "subprocess_launcher", "tables", "tracking"),
-                *("warm_launcher", "warm_process"),
+                *("warm_launcher", "warm_process", "yaml_models"),
             )
         ),
         "models/README.md",

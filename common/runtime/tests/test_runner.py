@@ -110,7 +110,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 def probe(root: Path, launcher: Launcher, name: str = "probe", echo: Callable[[str], None] | None = None, **args):
     """Run the probe as a step named `name`; returns its duration and the lines it echoed."""
     lines: list[str] = []
-    step = Step(name, "toy.probe", {}, (), {key: str(value) for key, value in args.items()})
+    step = Step(name=name, module="toy.probe", args={key: str(value) for key, value in args.items()})
     log = root / "work" / name / f"{name}.log"
     seconds = run_step(step, {}, root, log=log, launcher=launcher, echo=echo or lines.append)
     return seconds, lines
