@@ -56,12 +56,13 @@ def hardening(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint and format-check the repo's Python, type-check the shared code, check the docs are current and build."""
+    """Lint and format-check the repo's Python, type-check the shared code, check its import rules and the docs."""
     session.install(*SITE_DEPS)
     session.env.update(SITE_ENV)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    session.run("lint-imports", "--no-cache", "--no-logo", env={"PYTHONPATH": "common/runtime"})
     session.run("python", "tools/docs_tables.py", "--check")
     # Built outside the work tree: CI checks that the suite leaves it exactly as it was.
     session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from mlops.factory import registry, slot_run
 from mlops.factory.gate import judge
 from mlops.pipeline.config import ModelConfig, load_model_folder
-from mlops.pipeline.runner import EVALUATION_TAGS, run_pipeline
+from mlops.pipeline.lineage import EVALUATION_TAGS
+from mlops.pipeline.runner import run_pipeline
 
 pytestmark = pytest.mark.hardening
 

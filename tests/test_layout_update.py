@@ -58,7 +58,7 @@ def test_a_prototype_moves_to_mlops_pipeline_keeping_edits(tmp_path: Path, relea
     no_conflicts(repo)
     assert not (repo / "mlops/common").exists() and not (repo / "mlops/factory").exists()
     assert (repo / "mlops/pipeline/runner.py").is_file()
-    assert "mlops.pipeline.runner:main" in (repo / "pyproject.toml").read_text()
+    assert "mlops.pipeline.cli:main" in (repo / "pyproject.toml").read_text()
     assert '"""Train step (ours):' in (repo / "src/churn/train.py").read_text()
     assert "Our team's notes." in (repo / "README.md").read_text()
     tally.add("updates", scenarios=1, edits_lost=0)

@@ -79,7 +79,11 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
         "mlops/__init__.py",
         *(
             f"mlops/pipeline/{name}.py"
-            for name in ("__init__", "config", "launcher", "runner", "spec", "tables", "tracking")
+            for name in (
+                *("__init__", "cli", "config", "figures", "launcher", "lineage", "mlflow_logging", "runner", "spec"),
+                *("step_imports", "steps", "streaming", "subprocess_launcher", "tables", "tracking"),
+                *("warm_launcher", "warm_process", "yaml_models"),
+            )
         ),
         "models/README.md",
         "notebooks/01_eda.ipynb",

@@ -388,7 +388,7 @@ def terminal(columns: int) -> Iterator[None]:
 def commands_page() -> str:
     """docs/commands.md: the `--help` of every command the generated repos install, subcommands included."""
     from mlops.factory import cli
-    from mlops.pipeline import runner
+    from mlops.pipeline import cli as pipeline_cli
 
     lines = [
         "# Commands",
@@ -399,7 +399,7 @@ def commands_page() -> str:
         "`--help` (`uv run python -m churn.train --help`); see the [step contract](concepts/step-contract.md).",
     ]
     with terminal(100):
-        for parse in (cli.parse_args, runner.parse_args):
+        for parse in (cli.parse_args, pipeline_cli.parse_args):
             for prog, text in helps(parser_of(parse)):
                 lines += ["", f"## {prog}", "", "```text", text.rstrip(), "```"]
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ import yaml
 from mlops.factory import cli, drift, github_actions, registry
 from mlops.factory.gate import EXIT_REJECTED, judge
 from mlops.pipeline.config import ModelConfig
-from mlops.pipeline.runner import EVALUATION_TAGS
+from mlops.pipeline.lineage import EVALUATION_TAGS
 
 MakeSlot = Callable[..., Path]
 
@@ -300,3 +300,25 @@ def test_the_factory_command_starts_without_importing_heavy_libraries() -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(mlops.__path__[0]).parent)}  # where this mlops package lives
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, env=env)  # noqa: S603
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_rescoring_the_champion_forks_from_a_warm_process_and_stays_quiet_with_quiet(
+    slot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("MLOPS_STEP_RUNNER", "warm")
+    set_quality(slot, 0.8)
+    assert run_in(tmp_path / "first") == 0
+    evaluate = tmp_path / "src" / "toy" / "evaluate.py"  # a changed evaluate step: the champion is re-scored
+    evaluate.write_text(
+        evaluate.read_text()
+        + "import os\n(pathlib.Path(a.score_report) / 'parent.txt').write_text(str(os.getppid()))\nprint('scored')\n"
+    )
+    set_quality(slot, 0.85)
+    capsys.readouterr()
+    assert cli.main(["run", "toy", "--workdir", str(tmp_path / "second"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "re-scored on this run's test rows: evaluate step changed" in out
+    assert "[evaluate]" not in out and "(re-scoring the champion)" in out  # quiet: timings, no step output
+    champion = tmp_path / "second" / "champion" / "evaluate"
+    assert "scored" in (champion / "evaluate.log").read_text().splitlines()  # saved even when quiet
+    assert int((champion / "score_report" / "parent.txt").read_text()) != os.getpid()  # forked, not spawned

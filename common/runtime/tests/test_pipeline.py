@@ -6,10 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
+from mlops.pipeline import cli as pipeline_cli
 from mlops.pipeline.config import ConfigError, ModelConfig, load_model_folder
-from mlops.pipeline.runner import StepFailed, flatten, run_pipeline, step_command
+from mlops.pipeline.mlflow_logging import flatten
+from mlops.pipeline.runner import run_pipeline
 from mlops.pipeline.spec import PipelineSpec, Reference, SpecError
+from mlops.pipeline.steps import StepFailed, step_command
 from mlops.pipeline.tables import render_table
 from mlops.pipeline.tracking import content_digest, source_digest
 
@@ -58,6 +62,66 @@ def test_spec_errors_name_the_file_the_key_and_the_fix(tmp_path: Path, mutate, m
     with pytest.raises(SpecError, match=r"pipeline\.yaml") as caught:
         PipelineSpec.parse(spec_data, tmp_path / "pipeline.yaml")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "message"),
+    [
+        (
+            lambda s: s["steps"][2]["inputs"].update(test_data="${tune.prep_data}"),
+            "steps[2] (evaluate).inputs.test_data",
+            "unknown reference ${tune.prep_data}; an earlier step must produce it. Known: ${dataset}, ${params}, "
+            "${prep.prep_data}, ${train.model_output}",
+        ),
+        (lambda s: s["steps"][1].pop("module"), "steps[1] (train).module", "Field required"),
+        (
+            lambda s: s["steps"][1]["args"].update(fast=["yes"]),
+            "steps[1] (train).args.fast",
+            "expected a string, number or boolean",
+        ),
+        (
+            lambda s: s["steps"][0].update(outputs="prep_data"),
+            "steps[0] (prep).outputs",
+            "expected a list of lowercase identifiers",
+        ),
+        (
+            lambda s: s["results"].update(model="${dataset}"),
+            "results.model",
+            "expected a step output like ${train.model_output}",
+        ),
+        (lambda s: s.update(stages=[]), "(top level)", "unknown keys ['stages']; allowed: steps, results"),
+    ],
+    ids=[
+        "unknown-step-reference",
+        "missing-module",
+        "wrong-arg-type",
+        "outputs-not-a-list",
+        "result-not-an-output",
+        "typo",
+    ],
+)
+def test_a_bad_spec_is_refused_naming_the_file_and_the_field(
+    tmp_path: Path, spec_data: dict, mutate, field: str, message: str
+) -> None:
+    mutate(spec_data)
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(spec_data))
+    with pytest.raises(SpecError) as caught:
+        PipelineSpec.load(path)
+    assert str(caught.value) == f"{path}: {field}: {message}"
+
+
+def test_a_bad_spec_stops_the_pipeline_command_with_one_line_and_no_traceback(
+    tmp_path: Path, make_model_folder: MakeSlot, capsys: pytest.CaptureFixture
+) -> None:
+    folder = make_model_folder(tmp_path)
+    spec = yaml.safe_load((folder / "pipeline.yaml").read_text())
+    spec["steps"][1]["inputs"]["training_data"] = "${prepp.prep_data}"
+    (folder / "pipeline.yaml").write_text(yaml.safe_dump(spec))
+    assert pipeline_cli.main([str(folder)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {folder / 'pipeline.yaml'}: steps[1] (train).inputs.training_data: unknown")
+    assert "Traceback" not in error and len(error.splitlines()) == 1
 
 
 def test_config_error_names_the_file_and_each_bad_key(tmp_path: Path, make_model_folder: MakeSlot) -> None:

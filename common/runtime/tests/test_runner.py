@@ -11,11 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from mlops.pipeline import launcher as launcher_module
+from mlops.pipeline import warm_launcher
 from mlops.pipeline.config import ConfigError, load_model_folder
-from mlops.pipeline.launcher import MODE_VARIABLE, Launcher, open_launcher, step_imports
-from mlops.pipeline.runner import STEP_RUNNER_TAG, StepFailed, run_pipeline, run_step
+from mlops.pipeline.launcher import MODE_VARIABLE, open_launcher
+from mlops.pipeline.lineage import STEP_RUNNER_TAG
+from mlops.pipeline.runner import run_pipeline
 from mlops.pipeline.spec import Step
+from mlops.pipeline.step_imports import step_imports
+from mlops.pipeline.steps import StepFailed, run_step
+from mlops.pipeline.subprocess_launcher import Launcher
 
 MakeSlot = Callable[..., Path]
 MODES = ["warm", "subprocess"]
@@ -106,7 +110,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 def probe(root: Path, launcher: Launcher, name: str = "probe", echo: Callable[[str], None] | None = None, **args):
     """Run the probe as a step named `name`; returns its duration and the lines it echoed."""
     lines: list[str] = []
-    step = Step(name, "toy.probe", {}, (), {key: str(value) for key, value in args.items()})
+    step = Step(name=name, module="toy.probe", args={key: str(value) for key, value in args.items()})
     log = root / "work" / name / f"{name}.log"
     seconds = run_step(step, {}, root, log=log, launcher=launcher, echo=echo or lines.append)
     return seconds, lines
@@ -197,8 +201,8 @@ def test_a_warm_process_that_dies_or_hangs_leaves_the_steps_to_subprocesses(
     repo: Path, monkeypatch: pytest.MonkeyPatch, boot: str, reason: str, no_leftovers: None
 ) -> None:
     monkeypatch.setenv(MODE_VARIABLE, "warm")
-    monkeypatch.setattr(launcher_module, "BOOT", boot)
-    monkeypatch.setattr(launcher_module, "START_TIMEOUT", 0.5)
+    monkeypatch.setattr(warm_launcher, "BOOT", boot)
+    monkeypatch.setattr(warm_launcher, "START_TIMEOUT", 0.5)
     notices: list[str] = []
     with open_launcher(repo, ["toy.probe"], notices.append) as launcher:
         found = report(probe(repo, launcher)[1])

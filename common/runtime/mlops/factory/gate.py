@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mlops.pipeline.config import ModelConfig
-from mlops.pipeline.runner import EVALUATION_DIGEST, EVALUATION_METRIC, EVALUATION_ROWS, EVALUATION_STEP
+from mlops.pipeline.lineage import EVALUATION_DIGEST, EVALUATION_METRIC, EVALUATION_ROWS, EVALUATION_STEP
 from mlops.pipeline.tables import render_table
 
 EXIT_REJECTED = 2  # the gate said no: distinct from errors (1) so CI can tell them apart

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.factory.gate import Verdict
-from mlops.pipeline.runner import EVALUATION_TAGS, PipelineRun
-from mlops.pipeline.tracking import quiet_mlflow_logs, tracking_uri
+from mlops.pipeline.lineage import EVALUATION_TAGS
+from mlops.pipeline.steps import PipelineRun
+from mlops.pipeline.tracking import mlflow_client
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -51,10 +52,7 @@ class AliasChange:
 
 def client() -> Any:
     """An MLflow client on the factory's tracking and registry store, without its start-up chatter."""
-    from mlflow import MlflowClient
-
-    quiet_mlflow_logs()
-    return MlflowClient(tracking_uri())
+    return mlflow_client()
 
 
 def version_by_alias(client: Any, name: str, alias: str) -> Any | None:

@@ -14,10 +14,15 @@ from mlops.factory import github_actions, registry
 from mlops.factory.gate import Verdict, judge, rescore_reason
 from mlops.factory.slot import slot_folder
 from mlops.pipeline.config import CONFIG_FILE, ConfigError, ModelFolder, load_model_folder
-from mlops.pipeline.runner import EVALUATION_DIGEST, PipelineRun, default_workdir, rescore, run_pipeline
+from mlops.factory.rescore import rescore
+from mlops.pipeline.lineage import EVALUATION_DIGEST
+from mlops.pipeline.runner import run_pipeline
+from mlops.pipeline.steps import PipelineRun, default_workdir
 
 
-def champion_bar(mlflow: Any, folder: ModelFolder, run: PipelineRun, workdir: Path) -> tuple[float | None, str]:
+def champion_bar(
+    mlflow: Any, folder: ModelFolder, run: PipelineRun, workdir: Path, *, quiet: bool = False, verbose: bool = False
+) -> tuple[float | None, str]:
     """The champion's primary metric on this run's evaluation rows, and how it was obtained.
 
     The champion's logged score is reused only when its evaluation digest (rows, evaluate step, metric) equals
@@ -32,8 +37,11 @@ def champion_bar(mlflow: Any, folder: ModelFolder, run: PipelineRun, workdir: Pa
     if reason is None:
         digest = run.tags[EVALUATION_DIGEST][:12]
         return logged.data.metrics[metric], f"v{champion.version}, same evaluation rows (digest {digest})"
-    model_dir = Path(mlflow.download_artifacts(champion.run_id, "model", str(workdir / "champion-download")))
-    metrics = rescore(folder, run, model_dir, workdir / "champion", Path.cwd())
+
+    def download() -> Path:  # called by rescore once the evaluate step's warm process is starting
+        return Path(mlflow.download_artifacts(champion.run_id, "model", str(workdir / "champion-download")))
+
+    metrics = rescore(folder, run, download, workdir / "champion", Path.cwd(), quiet=quiet, verbose=verbose)
     if metric not in metrics:
         raise ConfigError(f"re-scoring {name} v{champion.version} wrote no {metric} ({sorted(metrics)})")
     return metrics[metric], f"v{champion.version}, re-scored on this run's test rows: {reason}"
@@ -48,12 +56,14 @@ def run_slot(
     workdir = (workdir or default_workdir(Path.cwd(), model)).resolve()
     tags = {"factory.slot": model}
     run = run_pipeline(folder, Path.cwd(), workdir, extra_tags=tags, quiet=quiet, verbose=verbose)
-    verdict = gate_and_register(folder, run, workdir)
+    verdict = gate_and_register(folder, run, workdir, quiet=quiet, verbose=verbose)
     print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
     return run, verdict
 
 
-def gate_and_register(folder: ModelFolder, run: PipelineRun, workdir: Path) -> Verdict:
+def gate_and_register(
+    folder: ModelFolder, run: PipelineRun, workdir: Path, *, quiet: bool = False, verbose: bool = False
+) -> Verdict:
     """Judge a finished run against the threshold and the champion; register it only if it passes."""
     model, metric = folder.config.model_name, folder.config.primary_metric
     if metric not in run.metrics:
@@ -62,7 +72,7 @@ def gate_and_register(folder: ModelFolder, run: PipelineRun, workdir: Path) -> V
             f"wrote ({sorted(run.metrics)})"
         )
     mlflow = registry.client()
-    bar, note = champion_bar(mlflow, folder, run, workdir)
+    bar, note = champion_bar(mlflow, folder, run, workdir, quiet=quiet, verbose=verbose)
     verdict = judge(folder.config, run.metrics[metric], bar, note)
     print(github_actions.publish(verdict.table()))
     mlflow.set_tag(run.run_id, "gate.verdict", "passed" if verdict.passed else "rejected")

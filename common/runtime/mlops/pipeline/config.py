@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from mlops.pipeline.spec import PipelineSpec
+from mlops.pipeline.yaml_models import Strict as Strict  # re-exported: the factory's config files subclass it too
+from mlops.pipeline.yaml_models import problems, read_yaml_as
 
 CONFIG_FILE = "config.yaml"
 DATASET_FILE = "dataset.yaml"
@@ -19,12 +20,6 @@ PIPELINE_FILE = "pipeline.yaml"
 
 class ConfigError(ValueError):
     """A config file is missing, unreadable or invalid; the message names the file and key."""
-
-
-class Strict(BaseModel):
-    """Base for config sections: unknown keys are typos, so they are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DriftConfig(Strict):
@@ -114,12 +109,7 @@ Section = TypeVar("Section", bound=BaseModel)
 
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file, turning I/O and syntax problems into a ConfigError naming the file."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"{path}: file not found") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    return read_yaml_as(path, ConfigError)
 
 
 def parse(path: Path, schema: type[Section]) -> Section:
@@ -130,10 +120,7 @@ def parse(path: Path, schema: type[Section]) -> Section:
     try:
         return schema.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or '(top level)'}: {item['msg']}" for item in error.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from error
+        raise ConfigError(f"{path}: {problems(error)}") from error
 
 
 @dataclass(frozen=True)

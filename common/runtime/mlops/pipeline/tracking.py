@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,6 +25,14 @@ def quiet_mlflow_logs() -> None:
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def mlflow_client(uri: str | None = None) -> Any:
+    """An MLflow client on `uri` (default: the tracking URI above), without MLflow's start-up chatter."""
+    from mlflow import MlflowClient
+
+    quiet_mlflow_logs()
+    return MlflowClient(tracking_uri=uri or tracking_uri())
 
 
 def content_digest(path: Path) -> str:

@@ -14,7 +14,9 @@ from mlops.factory.aml.workspace import Environments, Workspace, experiment_name
 from mlops.factory.gate import EXIT_REJECTED
 from mlops.factory.slot_run import gate_and_register
 from mlops.pipeline.config import ConfigError, ModelFolder
-from mlops.pipeline.runner import PipelineRun, default_workdir, finish_tracking, run_tags, start_tracking
+from mlops.pipeline.lineage import run_tags
+from mlops.pipeline.mlflow_logging import finish_tracking, start_tracking
+from mlops.pipeline.steps import PipelineRun, default_workdir
 from mlops.pipeline.spec import SpecError
 from mlops.pipeline.tables import render_table
 
