@@ -15,8 +15,8 @@ from mlops.factory.gitrepo import RepoError
 from mlops.factory.slot import Slot, slot_folder
 from mlops.factory.slot_run import run_slot
 from mlops.pipeline.config import ConfigError, load_model_folder
-from mlops.pipeline.steps import StepFailed
 from mlops.pipeline.spec import SpecError
+from mlops.pipeline.steps import StepFailed
 from mlops.pipeline.tables import render_table
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from typing import Any
 
 from mlops.factory import github_actions, registry
 from mlops.factory.gate import Verdict, judge, rescore_reason
+from mlops.factory.rescore import rescore
 from mlops.factory.slot import slot_folder
 from mlops.pipeline.config import CONFIG_FILE, ConfigError, ModelFolder, load_model_folder
-from mlops.factory.rescore import rescore
 from mlops.pipeline.lineage import EVALUATION_DIGEST
 from mlops.pipeline.runner import run_pipeline
 from mlops.pipeline.steps import PipelineRun, default_workdir

@@ -16,8 +16,8 @@ from mlops.factory.slot_run import gate_and_register
 from mlops.pipeline.config import ConfigError, ModelFolder
 from mlops.pipeline.lineage import run_tags
 from mlops.pipeline.mlflow_logging import finish_tracking, start_tracking
-from mlops.pipeline.steps import PipelineRun, default_workdir
 from mlops.pipeline.spec import SpecError
+from mlops.pipeline.steps import PipelineRun, default_workdir
 from mlops.pipeline.tables import render_table
 
 
