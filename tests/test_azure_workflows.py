@@ -148,6 +148,8 @@ def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, 
                     assert step["with"]["persist-credentials"] is False, (path.name, name)
                 if "azure/login@" in step.get("uses", ""):
                     assert set(step["with"]) == {"client-id", "tenant-id", "subscription-id"}
+                    # Signing in to an environment's workspace happens only under that GitHub environment.
+                    assert job.get("environment"), f"{path.name}:{name} signs in to Azure outside an environment"
                 assert "${{ inputs." not in step.get("run", ""), f"{path.name}:{name}: inputs go through env"
 
 
