@@ -44,6 +44,9 @@ def test_every_workflow_passes_the_github_schema_and_zizmor(factory: tuple[Path,
     schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files]
     done = subprocess.run(schema, cwd=root, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    dependabot = [tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"]
+    done = subprocess.run(dependabot, cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
     zizmor = [tool("zizmor"), "--offline", "--no-progress", str(WORKFLOWS)]
     done = subprocess.run(zizmor, cwd=root, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from projects import ROOT, render, text_files
+from projects import ROOT, render, text_files, tool
 
 PROBLEM_TYPES = ("classification", "regression")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
@@ -57,6 +57,7 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
     dataset = "taxi_trips.csv" if problem_type == "regression" else "customer_churn.csv"
     files = {
         ".copier-answers.yml",
+        ".github/dependabot.yml",
         ".github/workflows/ci.yml",
         ".gitignore",
         ".pre-commit-config.yaml",
@@ -236,3 +237,12 @@ def test_bad_answers_are_rejected_with_a_clear_message_and_nothing_written(
     with pytest.raises(ValueError, match=re.escape(message)):
         render(dest, "prototype", **answers)
     assert not dest.exists()
+
+
+def test_dependabot_keeps_the_pinned_actions_current(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    config = yaml.safe_load((root / ".github/dependabot.yml").read_text(encoding="utf-8"))
+    assert [update["package-ecosystem"] for update in config["updates"]] == ["github-actions"]
+    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"]
+    done = subprocess.run(schema, cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
