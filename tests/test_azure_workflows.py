@@ -40,16 +40,17 @@ def factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_every_workflow_passes_the_github_schema_and_zizmor(factory: tuple[Path, dict]) -> None:
     root, _ = factory
     files = sorted(str(p) for p in (root / WORKFLOWS).glob("*.yml"))
-    assert len(files) == 5 + 3 * len(SLOTS) + (factory[1]["notifications"] != "none")
+    assert len(files) == 6 + 3 * len(SLOTS) + (factory[1]["notifications"] != "none")
     schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files]
     done = subprocess.run(schema, cwd=root, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     dependabot = [tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"]
     done = subprocess.run(dependabot, cwd=root, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    zizmor = [tool("zizmor"), "--offline", "--no-progress", str(WORKFLOWS)]
-    done = subprocess.run(zizmor, cwd=root, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
+    for persona in ("regular", "pedantic"):  # pedantic: every permission says why it is granted
+        zizmor = [tool("zizmor"), "--offline", "--no-progress", "--persona", persona, str(WORKFLOWS)]
+        done = subprocess.run(zizmor, cwd=root, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, persona + ": " + done.stdout + done.stderr
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
@@ -154,6 +155,16 @@ def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, 
                     # Signing in to an environment's workspace happens only under that GitHub environment.
                     assert job.get("environment"), f"{path.name}:{name} signs in to Azure outside an environment"
                 assert "${{ inputs." not in step.get("run", ""), f"{path.name}:{name}: inputs go through env"
+
+
+def test_template_updates_arrive_as_pull_requests_with_only_the_rights_they_need(factory: tuple[Path, dict]) -> None:
+    workflow = load_workflow(factory[0] / WORKFLOWS / "template-updates.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "uv run factory update-prs --plan" in script and "gh pr create --base" in script
+    assert "git push" not in script  # branches are pushed by `factory update-prs`, never the default branch
 
 
 def test_every_job_installs_the_committed_lock_and_nothing_else(factory: tuple[Path, dict]) -> None:

@@ -246,3 +246,16 @@ def test_dependabot_keeps_the_pinned_actions_current(project: tuple[Path, dict[s
     schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"]
     done = subprocess.run(schema, cwd=root, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_workflow_passes_the_github_schema_and_zizmor_at_both_personas(
+    project: tuple[Path, dict[str, Any]],
+) -> None:
+    root, _ = project
+    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", ".github/workflows/ci.yml"]
+    done = subprocess.run(schema, cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for persona in ("regular", "pedantic"):
+        zizmor = [tool("zizmor"), "--offline", "--no-progress", "--persona", persona, ".github/workflows"]
+        done = subprocess.run(zizmor, cwd=root, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, persona + ": " + done.stdout + done.stderr

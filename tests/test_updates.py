@@ -10,7 +10,7 @@ import yaml
 from pre_commit_hooks import check_merge_conflict
 from projects import ROOT, edit, git_commit_all, render, run, snapshot_template, text_files, uv
 
-from mlops.factory import fleet, templating
+from mlops.factory import fleet, templating, update_prs
 from mlops.factory.gitrepo import RepoError
 
 pytestmark = pytest.mark.hardening  # the "updates" family: every scenario reports to the tally
@@ -218,6 +218,77 @@ def test_fleet_rollout_brings_the_lock_along_when_a_release_changes_dependencies
     run([uv(), "lock", "--check"], factory)  # what `uv sync --locked` in CI requires
     assert run(["git", "status", "--porcelain"], factory) == ""
     tally.add("updates", scenarios=1, edits_lost=0)
+
+
+def with_remote(repo: Path, tmp_path: Path) -> Path:
+    """Give `repo` a bare `origin` holding its main branch, as a hosted repository would."""
+    remote = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], tmp_path)
+    run(["git", "remote", "add", "origin", str(remote)], repo)
+    run(["git", "push", "-q", "origin", "main"], repo)
+    return remote
+
+
+def remote_branches(remote: Path) -> dict[str, str]:
+    """Branch name -> commit of a bare repository."""
+    lines = run(["git", "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads"], remote)
+    return dict(line.split() for line in lines.splitlines())
+
+
+def test_update_prs_push_one_branch_per_application_and_never_the_default_branch(
+    factory: Path, tmp_path: Path, tally
+) -> None:
+    remote = with_remote(factory, tmp_path)
+    main_before, head_before = remote_branches(remote)["main"], run(["git", "rev-parse", "HEAD"], factory)
+    plan = update_prs.propose(factory, vcs_ref=V2, echo=lambda _: None)
+    branches = {p.application: p.branch for p in plan.proposals}
+    assert branches == {
+        "factory base": "template-update/factory-base-v0.2.0",
+        "slot churn": "template-update/slot-churn-v0.2.0",
+        "slot fares": "template-update/slot-fares-v0.2.0",
+    }
+    pushed = remote_branches(remote)
+    assert pushed["main"] == main_before and set(pushed) == {"main", *branches.values()}
+    assert run(["git", "rev-parse", "HEAD"], factory) == head_before
+    assert run(["git", "status", "--porcelain"], factory) == ""
+    assert run(["git", "branch", "--format=%(refname:short)"], factory).split() == ["main"]
+    for proposal in plan.proposals:
+        assert proposal.labels == ["template-update"]
+        assert proposal.title == f"Update {proposal.application} to template {V2}"
+        assert f"`{V1}` to `{V2}`" in proposal.body and "Conflicts" not in proposal.body
+        answers = "mlops/churn/.copier-answers.yml" if proposal.application == "slot churn" else None
+        if answers:  # each branch holds its own application's update and nothing of the others
+            changed = run(["git", "diff", "--name-only", "main", proposal.branch], remote).split()
+            assert answers in changed and all(
+                p.startswith(("mlops/churn/", "docs/models/churn", "src/churn")) for p in changed
+            )
+    again = update_prs.propose(factory, vcs_ref=V2, echo=lambda _: None)
+    assert again.proposals == [] and again.already_proposed == ["factory base", "slot churn", "slot fares"]
+    assert remote_branches(remote) == pushed
+    tally.add("updates", scenarios=1, edits_lost=0)
+
+
+def test_a_conflicted_update_pr_keeps_its_markers_is_labelled_and_fails_the_conflict_check(
+    factory: Path, tmp_path: Path, tally
+) -> None:
+    edit(factory / ".github/workflows/common.yml", "timeout-minutes: 20", "timeout-minutes: 30")
+    git_commit_all(factory, "Longer factory CI timeout")
+    remote = with_remote(factory, tmp_path)
+    plan = update_prs.propose(factory, vcs_ref=V2, echo=lambda _: None)
+    base = next(p for p in plan.proposals if p.application == "factory base")
+    assert base.labels == ["template-update", "template-conflict"]
+    assert "`.github/workflows/common.yml`" in base.body and "Conflicts to resolve" in base.body
+    assert all(p.labels == ["template-update"] for p in plan.proposals if p is not base)
+    conflicted = tmp_path / "common.yml"
+    conflicted.write_text(run(["git", "show", f"{base.branch}:.github/workflows/common.yml"], remote))
+    assert "timeout-minutes: 30" in conflicted.read_text() and "timeout-minutes: 25" in conflicted.read_text()
+    assert check_merge_conflict.main(["--assume-in-merge", str(conflicted)]) == 1  # the PR's checks fail
+    assert "timeout-minutes: 30" in (factory / ".github/workflows/common.yml").read_text()
+    assert "<<<<<<<" not in (factory / ".github/workflows/common.yml").read_text()  # main untouched
+    plan.write(tmp_path / "plan.json")
+    written = yaml.safe_load((tmp_path / "plan.json").read_text())  # JSON is YAML
+    assert [entry["branch"] for entry in written] == [p.branch for p in plan.proposals]
+    tally.add("updates", scenarios=1, edits_lost=0, conflicts=1, conflicts_failing_checks=1)
 
 
 def dropping_release(repo: Path) -> None:

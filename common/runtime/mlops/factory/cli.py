@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops.factory import fleet, promote, registry, templating, workflows
+from mlops.factory import fleet, promote, registry, templating, update_prs, workflows
 from mlops.factory.gate import EXIT_REJECTED
 from mlops.factory.gitrepo import RepoError
 from mlops.factory.slot import Slot, slot_folder
@@ -86,6 +86,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     update = commands.add_parser("update", help="copier update the base and every slot, one commit each")
     update.add_argument("--only", metavar="MODEL", help="update only this slot")
     update.add_argument("--vcs-ref", help="template version to update to (default: the latest release)")
+    prs = commands.add_parser("update-prs", help="push one template-update branch per application, for pull requests")
+    prs.add_argument("--remote", default="origin", help="where the branches go (never the default branch)")
+    prs.add_argument("--only", metavar="MODEL", help="propose only this slot's update")
+    prs.add_argument("--vcs-ref", help="template version to update to (default: the latest release)")
+    prs.add_argument("--plan", type=Path, help="write the pull requests to open (JSON: branch, title, body, labels)")
     from mlops.factory import modelpage  # imported with its subcommand, like aml below
 
     page = Slot("<model>").page
@@ -129,6 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return modelpage.run(args)
         elif args.command == "update":
             return 1 if fleet.update_fleet(Path.cwd(), args.only, args.vcs_ref).stopped_at else 0
+        elif args.command == "update-prs":
+            plan = update_prs.propose(Path.cwd(), args.remote, args.vcs_ref, args.only)
+            if args.plan:
+                plan.write(args.plan)
+            print(f"{len(plan.proposals)} update branch(es) pushed to {args.remote}")
         elif args.command == "drift":
             report = drift_check(args.model, args.predictions)
             print(report.table())

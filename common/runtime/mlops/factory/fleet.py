@@ -102,6 +102,37 @@ def relock(repo: Path, echo: Callable[[str], None] = print) -> None:
     echo("  uv.lock updated for the new pyproject.toml")
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What one application's `copier update` left in the work tree, not yet committed."""
+
+    before: str
+    after: str
+    kept: list[str]  # changed files the release removes, restored: the user decides
+    conflicts: list[str]  # files with conflict markers, and *.rej files
+    changed: bool  # whether the work tree differs from HEAD
+
+    @property
+    def clean(self) -> bool:
+        """Nothing left for a person to resolve."""
+        return not self.kept and not self.conflicts
+
+
+def apply_release(
+    factory: Path, answers_file: str, vcs_ref: str | None = None, echo: Callable[[str], None] = print
+) -> Applied:
+    """`copier update` one application in place, keep the user's work and, when clean, bring uv.lock along."""
+    before = version_of(factory, answers_file)
+    copier_update(factory, answers_file, vcs_ref)
+    after = version_of(factory, answers_file)
+    kept = protect_work(factory, answers_file, before, echo) if before != after else []
+    conflicts = [] if kept else conflicted(factory)
+    changed = bool(dirty_files(factory))
+    if changed and not kept and not conflicts:
+        relock(factory, echo)
+    return Applied(before, after, kept, conflicts, changed)
+
+
 def update_fleet(
     factory: Path, only: str | None = None, vcs_ref: str | None = None, echo: Callable[[str], None] = print
 ) -> Rollout:
@@ -110,24 +141,21 @@ def update_fleet(
     rollout = Rollout()
     planned = applications(factory, only)
     for number, (label, answers_file) in enumerate(planned, start=1):
-        before = version_of(factory, answers_file)
-        echo(f"[{number}/{len(planned)}] {label}: updating from {before} ...")
-        copier_update(factory, answers_file, vcs_ref)
-        after = version_of(factory, answers_file)
-        kept = protect_work(factory, answers_file, before, echo) if before != after else []
-        if kept:
-            rollout.stopped_at, rollout.conflicts = label, kept
-            echo(f"{label}: {before} -> {after} STOPPED: the release removes files you changed: {', '.join(kept)}")
+        echo(f"[{number}/{len(planned)}] {label}: updating from {version_of(factory, answers_file)} ...")
+        applied = apply_release(factory, answers_file, vcs_ref, echo)
+        before, after = applied.before, applied.after
+        if applied.kept:
+            rollout.stopped_at, rollout.conflicts = label, applied.kept
+            kept = ", ".join(applied.kept)
+            echo(f"{label}: {before} -> {after} STOPPED: the release removes files you changed: {kept}")
             echo("They are restored. Keep them or delete them yourself, commit, then run `factory update` again.")
             return rollout
-        conflicts = conflicted(factory)
-        if conflicts:
-            rollout.stopped_at, rollout.conflicts = label, conflicts
-            echo(f"{label}: {before} -> {after} STOPPED on conflicts in: {', '.join(conflicts)}")
+        if applied.conflicts:
+            rollout.stopped_at, rollout.conflicts = label, applied.conflicts
+            echo(f"{label}: {before} -> {after} STOPPED on conflicts in: {', '.join(applied.conflicts)}")
             echo("Resolve the markers (keep what is right from both sides), commit, then run `factory update` again.")
             return rollout
-        if dirty_files(factory):
-            relock(factory, echo)
+        if applied.changed:
             git(factory, "add", "-A")
             git(factory, "commit", "-q", "-m", f"Update {label} to template {after}")  # the repo's hooks run
             rollout.updated.append(label)

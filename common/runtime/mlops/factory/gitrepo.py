@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -11,9 +12,9 @@ class RepoError(RuntimeError):
     """A repository is not in the state a command needs; the message names the files and the fix."""
 
 
-def git(repo: Path, *args: str) -> str:
+def git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
     """Output of a git command in `repo`, or a RepoError naming the repository."""
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RepoError(f"{repo}: git {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
