@@ -7,9 +7,12 @@ stages follow the factory's answers; the retraining cron agrees with the slot co
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -134,6 +137,77 @@ def test_notifications_follow_the_answer(factory: tuple[Path, dict]) -> None:
         assert release["jobs"]["report"]["if"] == "always()"
         for model in SLOTS:
             assert secret in load_workflow(root / WORKFLOWS / f"{model}-cd.yml")["jobs"]["release"]["secrets"]
+
+
+# Values a model name or a status could carry if someone tried to break out of the script or the JSON.
+HOSTILE = {
+    "WEBHOOK_URL": "",
+    "MODEL": 'churn"; echo broken $(id) `id` \\',
+    "STATUS": "rejected by the gate\n}]} {{ x }}",
+    "REPOSITORY": "acme/factory",
+    "RUN_URL": "https://github.com/acme/factory/actions/runs/42",
+}
+
+
+def posted_payload(root: Path) -> dict:
+    """Run the notify step's script as GitHub's bash does against a local webhook, and return the JSON it posted."""
+    job = load_workflow(root / WORKFLOWS / "slot-notify.yml")["jobs"]["notify"]
+    assert set(job["env"]) == set(HOSTILE), "the test fills in every variable the job sets"
+    received: list[bytes] = []
+
+    class Webhook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            """Keep the test output quiet."""
+
+    server = HTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {**HOSTILE, "WEBHOOK_URL": f"http://127.0.0.1:{server.server_port}/hook", "PATH": "/usr/bin:/bin"}
+        script = job["steps"][0]["run"]
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], env=env, check=False)
+        assert done.returncode == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(received) == 1
+    return json.loads(received[0])
+
+
+def test_the_notification_is_built_from_the_environment_as_the_webhook_expects(factory: tuple[Path, dict]) -> None:
+    root, answers = factory
+    if answers["notifications"] == "none":
+        pytest.skip("no notifications in this combination")
+    payload = posted_payload(root)
+    if answers["notifications"] == "slack":
+        assert payload == {"text": f"{HOSTILE['MODEL']} release {HOSTILE['STATUS']}: {HOSTILE['RUN_URL']}"}
+        return
+    # Teams Workflows webhooks take a message whose one attachment is an Adaptive Card.
+    assert payload["type"] == "message"
+    (attachment,) = payload["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
+    title, facts = card["body"]
+    assert title == {
+        "type": "TextBlock",
+        "text": f"{HOSTILE['MODEL']} release {HOSTILE['STATUS']}",
+        "weight": "Bolder",
+        "size": "Medium",
+        "wrap": True,
+    }
+    assert facts["type"] == "FactSet"
+    assert {fact["title"]: fact["value"] for fact in facts["facts"]} == {
+        "Model": HOSTILE["MODEL"],
+        "Status": HOSTILE["STATUS"],
+        "Repository": HOSTILE["REPOSITORY"],
+    }
+    assert card["actions"] == [{"type": "Action.OpenUrl", "title": "Open the workflow run", "url": HOSTILE["RUN_URL"]}]
 
 
 def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, dict]) -> None:
