@@ -230,6 +230,30 @@ def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, 
                 assert "${{ inputs." not in step.get("run", ""), f"{path.name}:{name}: inputs go through env"
 
 
+def signing_in_environments(root: Path) -> set[str]:
+    """The GitHub environments under which a generated job signs in to Azure (static or passed to slot-deploy)."""
+    found = set()
+    for path in (root / WORKFLOWS).glob("*.yml"):
+        for job in load_workflow(path)["jobs"].values():
+            if any("azure/login@" in step.get("uses", "") for step in job.get("steps", [])):
+                found.add(job["environment"])
+            if job.get("uses", "").endswith("slot-deploy.yml"):
+                found.add(job["with"]["environment"])
+    return {name for name in found if "${{" not in name}  # slot-deploy's own `inputs.environment` is the callers'
+
+
+def test_the_azure_page_lists_every_signing_environment_and_builds_no_subject(factory: tuple[Path, dict]) -> None:
+    root, answers = factory
+    page = (root / "docs/azure.md").read_text()
+    listed = set(re.findall(r"^\| `([^`]+)` \| (?:training|deployment)", page, flags=re.MULTILINE))
+    assert listed == signing_in_environments(root)
+    assert "repo:<owner>/<repo>:environment:<env>" in page
+    assert "repo:<owner>@<owner_id>/<repo>@<repo_id>:environment:<env>" in page
+    # The subject is read from the repository: no page states one made of the factory's answers.
+    for doc in [*(root / "docs").glob("*.md"), root / "README.md"]:
+        assert f"repo:{answers.get('org', 'my-org')}/" not in doc.read_text(), doc.name
+
+
 def test_every_job_installs_the_committed_lock_and_nothing_else(factory: tuple[Path, dict]) -> None:
     root, _ = factory
     for path in (root / WORKFLOWS).glob("*.yml"):
