@@ -303,3 +303,57 @@ def test_factory_aml_dry_runs_from_the_command_line(factory: Path, monkeypatch: 
     assert "name: version-3" in capsys.readouterr().out
     assert main(["aml", "submit", "churn", "--env", "nowhere", "--dry-run"]) == 1
     assert "no environment 'nowhere'" in capsys.readouterr().err
+
+
+def test_entities_dump_through_the_public_api_as_plain_data(factory: Path) -> None:
+    folder = load_model_folder(factory / "mlops/churn")
+    online = deploy.online_rollout(folder, load_environments(factory).get("prod"), "7", None)
+    endpoint, batch = deploy.batch_entities(folder, load_environments(factory).get("prod"), "7", "gpu-a100")
+    described = deploy.describe(online.endpoint, online.deployment, endpoint, batch)
+    assert [entry["name"] for entry in described] == [online.endpoint.name, "blue", endpoint.name, "version-7"]
+    assert described[1]["endpoint_name"] == online.endpoint.name and described[3]["compute"] == "azureml:gpu-a100"
+    assert all(type(entry) is dict for entry in described)
+    data = assets.describe(assets.data_asset(folder, factory, "dev"))
+    assert (data["name"], data["version"], data["type"]) == ("customer-churn-dev", "1", "uri_file")
+
+
+# The two private azure-ai-ml calls the dry run keeps (no public offline equivalent): pinned here, so an
+# azure-ai-ml release that moves or changes them fails this test rather than a user's release.
+@pytest.mark.parametrize(
+    ("name", "is_deployment", "accepted"),
+    [
+        ("churn-prod", False, True),
+        ("blue", True, True),
+        ("ab", False, False),  # endpoint names are 3 to 32 characters
+        ("x" * 33, False, False),
+        ("1churn", False, False),  # start with a letter
+        ("churn_prod", False, False),  # letters, digits and dashes only
+    ],
+)
+def test_the_private_name_check_still_accepts_and_refuses_as_azure_ml_does(
+    name: str, is_deployment: bool, accepted: bool
+) -> None:
+    from mlops.factory.aml.entities import name_problem
+
+    problem = name_problem(name, is_deployment=is_deployment)
+    assert (problem is None) is accepted, problem
+
+
+def test_the_private_schema_check_still_reports_errors_by_path(factory: Path) -> None:
+    from azure.ai.ml import Input, command
+    from azure.ai.ml.dsl import pipeline
+
+    from mlops.factory.aml.entities import schema_problems
+
+    built, _ = build(load_model_folder(factory / "mlops/churn"), factory, load_environments(factory), "dev", "main")
+    assert schema_problems(built.job) == {} and all(schema_problems(c) == {} for c in built.components.values())
+    data = {"x": Input(type="uri_file")}
+    unbound = command(name="train", command="python t.py ${{inputs.y}}", environment="azureml:e:1", inputs=data)
+    assert schema_problems(unbound.component) == {"command": "Invalid data binding expression: inputs.y"}
+    train = command(name="train", command="python t.py ${{inputs.x}}", environment="azureml:e:1", inputs=data)
+
+    @pipeline(compute="cpu")
+    def missing_input() -> None:
+        train.component()
+
+    assert list(schema_problems(missing_input())) == ["jobs.train.inputs.x"]

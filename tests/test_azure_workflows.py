@@ -7,9 +7,12 @@ stages follow the factory's answers; the retraining cron agrees with the slot co
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -137,6 +140,77 @@ def test_notifications_follow_the_answer(factory: tuple[Path, dict]) -> None:
             assert secret in load_workflow(root / WORKFLOWS / f"{model}-cd.yml")["jobs"]["release"]["secrets"]
 
 
+# Values a model name or a status could carry if someone tried to break out of the script or the JSON.
+HOSTILE = {
+    "WEBHOOK_URL": "",
+    "MODEL": 'churn"; echo broken $(id) `id` \\',
+    "STATUS": "rejected by the gate\n}]} {{ x }}",
+    "REPOSITORY": "acme/factory",
+    "RUN_URL": "https://github.com/acme/factory/actions/runs/42",
+}
+
+
+def posted_payload(root: Path) -> dict:
+    """Run the notify step's script as GitHub's bash does against a local webhook, and return the JSON it posted."""
+    job = load_workflow(root / WORKFLOWS / "slot-notify.yml")["jobs"]["notify"]
+    assert set(job["env"]) == set(HOSTILE), "the test fills in every variable the job sets"
+    received: list[bytes] = []
+
+    class Webhook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            """Keep the test output quiet."""
+
+    server = HTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {**HOSTILE, "WEBHOOK_URL": f"http://127.0.0.1:{server.server_port}/hook", "PATH": "/usr/bin:/bin"}
+        script = job["steps"][0]["run"]
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], env=env, check=False)
+        assert done.returncode == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(received) == 1
+    return json.loads(received[0])
+
+
+def test_the_notification_is_built_from_the_environment_as_the_webhook_expects(factory: tuple[Path, dict]) -> None:
+    root, answers = factory
+    if answers["notifications"] == "none":
+        pytest.skip("no notifications in this combination")
+    payload = posted_payload(root)
+    if answers["notifications"] == "slack":
+        assert payload == {"text": f"{HOSTILE['MODEL']} release {HOSTILE['STATUS']}: {HOSTILE['RUN_URL']}"}
+        return
+    # Teams Workflows webhooks take a message whose one attachment is an Adaptive Card.
+    assert payload["type"] == "message"
+    (attachment,) = payload["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
+    title, facts = card["body"]
+    assert title == {
+        "type": "TextBlock",
+        "text": f"{HOSTILE['MODEL']} release {HOSTILE['STATUS']}",
+        "weight": "Bolder",
+        "size": "Medium",
+        "wrap": True,
+    }
+    assert facts["type"] == "FactSet"
+    assert {fact["title"]: fact["value"] for fact in facts["facts"]} == {
+        "Model": HOSTILE["MODEL"],
+        "Status": HOSTILE["STATUS"],
+        "Repository": HOSTILE["REPOSITORY"],
+    }
+    assert card["actions"] == [{"type": "Action.OpenUrl", "title": "Open the workflow run", "url": HOSTILE["RUN_URL"]}]
+
+
 def test_least_privilege_oidc_and_no_persisted_credentials(factory: tuple[Path, dict]) -> None:
     root, _ = factory
     for path in (root / WORKFLOWS).glob("*.yml"):
@@ -165,6 +239,30 @@ def test_template_updates_arrive_as_pull_requests_with_only_the_rights_they_need
     script = "\n".join(step.get("run", "") for step in job["steps"])
     assert "uv run factory update-prs --plan" in script and "gh pr create --base" in script
     assert "git push" not in script  # branches are pushed by `factory update-prs`, never the default branch
+
+
+def signing_in_environments(root: Path) -> set[str]:
+    """The GitHub environments under which a generated job signs in to Azure (static or passed to slot-deploy)."""
+    found = set()
+    for path in (root / WORKFLOWS).glob("*.yml"):
+        for job in load_workflow(path)["jobs"].values():
+            if any("azure/login@" in step.get("uses", "") for step in job.get("steps", [])):
+                found.add(job["environment"])
+            if job.get("uses", "").endswith("slot-deploy.yml"):
+                found.add(job["with"]["environment"])
+    return {name for name in found if "${{" not in name}  # slot-deploy's own `inputs.environment` is the callers'
+
+
+def test_the_azure_page_lists_every_signing_environment_and_builds_no_subject(factory: tuple[Path, dict]) -> None:
+    root, answers = factory
+    page = (root / "docs/azure.md").read_text()
+    listed = set(re.findall(r"^\| `([^`]+)` \| (?:training|deployment)", page, flags=re.MULTILINE))
+    assert listed == signing_in_environments(root)
+    assert "repo:<owner>/<repo>:environment:<env>" in page
+    assert "repo:<owner>@<owner_id>/<repo>@<repo_id>:environment:<env>" in page
+    # The subject is read from the repository: no page states one made of the factory's answers.
+    for doc in [*(root / "docs").glob("*.md"), root / "README.md"]:
+        assert f"repo:{answers.get('org', 'my-org')}/" not in doc.read_text(), doc.name
 
 
 def test_every_job_installs_the_committed_lock_and_nothing_else(factory: tuple[Path, dict]) -> None:

@@ -220,7 +220,12 @@ def test_runner_logs_params_metrics_dataset_and_results_in_one_run(
     assert logged.data.tags["dataset.version"] == "3"
     assert logged.data.tags["evaluation.metric"] == "roc_auc (higher is better)"
     assert len(logged.data.tags["evaluation.digest"]) == 64 == len(run.tags["evaluation.rows_digest"])
-    assert [d.dataset.name for d in logged.inputs.dataset_inputs] == ["toy@3"]
+    (logged_input,) = logged.inputs.dataset_inputs
+    assert logged_input.dataset.name == "toy@3" and logged_input.dataset.source_type == "local"
+    assert logged_input.dataset.digest and "mlflow_colspec" in logged_input.dataset.schema
+    assert logged_input.dataset.profile and [(tag.key, tag.value) for tag in logged_input.tags] == [
+        ("mlflow.data.context", "training")
+    ]
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(run.run_id)}
     assert artifacts == {"model", "score_report", "predictions", "logs"}
 

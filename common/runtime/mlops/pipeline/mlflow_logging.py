@@ -123,6 +123,7 @@ def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_ta
     """The dataset as an MLflow input: name, version, source path and MLflow's content digest."""
     import mlflow.data
     import pandas as pd
+    from mlflow.entities import Dataset
 
     frame = pd.concat([pd.read_csv(f) for f in sorted(data.glob("*.csv"))]) if data.is_dir() else pd.read_csv(data)
     with warnings.catch_warnings():  # MLflow registers the local source twice and warns about it
@@ -134,7 +135,9 @@ def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_ta
             name=f"{folder.dataset.name}@{folder.dataset.version}",
             targets=folder.dataset.target,
         )
-        entity = dataset._to_mlflow_entity()
+        fields = dataset.to_dict()  # public: name, digest, source, source_type, schema, profile
+    keys = ("name", "digest", "source_type", "source", "schema", "profile")
+    entity = Dataset(**{key: fields.get(key) for key in keys})
     return dataset_input(entity, tags=[input_tag("mlflow.data.context", "training")])
 
 

@@ -6,11 +6,11 @@ digest matches and an error when it does not, so changed data always needs a new
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mlops.factory.aml.entities import as_dict
 from mlops.factory.aml.pipeline import path_type
 from mlops.pipeline.config import ConfigError, ModelFolder
 from mlops.pipeline.tracking import content_digest
@@ -86,7 +86,7 @@ def data_asset(folder: ModelFolder, repo_root: Path, tier: Tier) -> DataAsset:
 
 def describe(asset: DataAsset) -> dict[str, Any]:
     """The entity as Azure ML would receive it, for `--dry-run`."""
-    return dict(json.loads(json.dumps(asset.entity._to_dict())))  # plain dicts, no OrderedDict
+    return as_dict(asset.entity)
 
 
 def register(client: Any, asset: DataAsset) -> Any:

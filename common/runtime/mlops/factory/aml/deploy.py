@@ -8,10 +8,10 @@ then moves traffic (optionally a canary share first, smoke-tested through the en
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops.factory.aml.entities import as_dict, name_problem
 from mlops.factory.aml.workspace import Workspace, endpoint_name
 from mlops.pipeline.config import ConfigError, ModelFolder
 
@@ -101,20 +101,20 @@ def batch_entities(folder: ModelFolder, environment: Workspace, version: str, co
 
 def describe(*entities: Any) -> list[dict[str, Any]]:
     """The entities as Azure ML would receive them, for `--dry-run`."""
-    return [json.loads(json.dumps(entity._to_dict())) for entity in entities]  # plain dicts, no OrderedDict
+    return [as_dict(entity) for entity in entities]
 
 
 def validate(*entities: Any) -> list[str]:
     """Offline checks of endpoint and deployment entities (names, scale settings): the problems found."""
-    from azure.ai.ml.entities._endpoint._endpoint_helpers import validate_endpoint_or_deployment_name
     from azure.ai.ml.exceptions import ValidationException
 
     problems = []
     for entity in entities:
-        is_deployment = hasattr(entity, "endpoint_name")
+        problem = name_problem(entity.name, is_deployment=hasattr(entity, "endpoint_name"))
         try:
-            validate_endpoint_or_deployment_name(entity.name, is_deployment=is_deployment)
-            entity._to_dict()
+            as_dict(entity)  # dumping runs the entity's schema
         except ValidationException as error:
-            problems.append(f"{type(entity).__name__} {entity.name}: {error}")
+            problem = problem or str(error)
+        if problem:
+            problems.append(f"{type(entity).__name__} {entity.name}: {problem}")
     return problems

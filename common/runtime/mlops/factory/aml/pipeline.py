@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops.factory.aml.entities import schema_problems
 from mlops.factory.aml.environment import job_environment
 from mlops.factory.contract import check_steps
 from mlops.factory.slot import SOURCE_DIR, Slot
@@ -158,8 +159,8 @@ def _bind(value: Reference | str, bound: dict[str, Any], nodes: dict[str, Any], 
 def validate(built: AmlPipeline) -> list[str]:
     """Offline validation of the environment, every component and the pipeline: the problems found, if any.
 
-    Components and jobs: `_validate()`, the client-side schema and binding check that `MLClient.jobs.validate`
-    also runs. The environment: its public `validate()`. Neither needs a workspace.
+    Components and jobs: the client-side schema and binding check that `MLClient.jobs.validate` also runs
+    (`entities.schema_problems`). The environment: its public `validate()`. Neither needs a workspace.
     """
     from azure.ai.ml.exceptions import ValidationException
 
@@ -169,8 +170,7 @@ def validate(built: AmlPipeline) -> list[str]:
     except ValidationException as error:
         problems.append(f"environment {built.environment.name}: {error}")
     for name, entity in [*built.components.items(), ("pipeline", built.job)]:
-        result = entity._validate()
-        problems += [f"{name}: {where}: {message}" for where, message in result.error_messages.items()]
+        problems += [f"{name}: {where}: {message}" for where, message in schema_problems(entity).items()]
     return problems
 
 
