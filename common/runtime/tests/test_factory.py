@@ -60,6 +60,25 @@ def test_gate_understands_lower_is_better_metrics(auc_config: ModelConfig) -> No
     assert not judge(rmse, 3.6, 3.5).passed and not judge(rmse, 4.5, None).passed
 
 
+@pytest.mark.parametrize("greater_is_better", [True, False], ids=["higher is better", "lower is better"])
+def test_gate_rejects_a_gain_within_min_delta_and_passes_one_beyond_it(
+    auc_config: ModelConfig, greater_is_better: bool
+) -> None:
+    sign = 1 if greater_is_better else -1
+    config = auc_config.model_copy(
+        update={"greater_is_better": greater_is_better, "business_threshold": 0.5 - sign * 0.4, "min_delta": 0.01}
+    )
+    within, beyond = judge(config, 0.5 + sign * 0.009, 0.5), judge(config, 0.5 + sign * 0.011, 0.5)
+    assert not within.passed and beyond.passed
+    assert within.checks[1].bar == beyond.checks[1].bar == pytest.approx(0.5 + sign * 0.01)
+    assert f"@champion 0.5 {'+' if greater_is_better else '-'} min_delta 0.01" in within.table()
+
+
+def test_min_delta_does_not_raise_the_business_threshold(auc_config: ModelConfig) -> None:
+    verdict = judge(auc_config.model_copy(update={"min_delta": 0.05}), 0.71, None)
+    assert verdict.passed and verdict.checks[0].bar == 0.7
+
+
 def test_gate_needs_a_business_threshold(auc_config: ModelConfig) -> None:
     with pytest.raises(ValueError, match="business_threshold"):
         judge(auc_config.model_copy(update={"business_threshold": None}), 0.9, None)
@@ -251,7 +270,8 @@ def test_the_champion_is_rescored_when_the_primary_metric_or_the_evaluate_step_c
     assert run_in(tmp_path / "second") == 0
     out = capsys.readouterr().out
     assert "re-scored on this run's test rows: evaluate step changed, primary metric changed" in out
-    assert "| current @champion  | accuracy | 0.7500    | 0.7000 | pass " in out
+    assert "| current @champion  | accuracy | 0.7500    | 0.7010 | pass " in out  # the bar: 0.7 + min_delta
+    assert "| @champion 0.7 + min_delta 0.001; " in out
 
 
 def test_status_lists_versions_with_aliases_and_metrics(slot: Path, capsys: pytest.CaptureFixture) -> None:

@@ -106,6 +106,7 @@ def judging_section(config: ModelConfig) -> str:
         ("problem type", config.problem_type),
         ("primary metric", f"`{config.primary_metric}` ({direction})"),
         ("business threshold", config.business_threshold),
+        ("margin over @champion (min_delta)", config.min_delta),
         ("drift alarm", f"KS test p-value below {config.drift.p_value_threshold}"),
         ("scheduled retraining", code(config.retraining.schedule) or "off"),
         ("Azure ML compute", code(config.azure.compute) or "the factory's default cluster"),

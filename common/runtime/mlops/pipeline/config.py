@@ -76,6 +76,13 @@ class ModelConfig(Strict):
         description="The bar a first model must beat; afterwards a candidate must also beat @champion. "
         "The gate needs it.",
     )
+    min_delta: float = Field(
+        default=0.001,
+        ge=0,
+        description="How much a candidate must beat @champion by (in the metric's units) to replace it; not applied "
+        "to business_threshold. 0.001 stops noise-sized gains (0.0001) on 0..1 scores without blocking a real one; "
+        "raise it to your metric's run-to-run spread.",
+    )
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
     azure: AzureConfig = AzureConfig()
@@ -83,6 +90,10 @@ class ModelConfig(Strict):
     def beats(self, value: float, bar: float) -> bool:
         """Whether `value` is strictly better than `bar` for the primary metric."""
         return value > bar if self.greater_is_better else value < bar
+
+    def margin_bar(self, champion: float) -> float:
+        """What a candidate must beat to replace a champion scoring `champion`: the champion moved by min_delta."""
+        return champion + self.min_delta if self.greater_is_better else champion - self.min_delta
 
 
 class DatasetManifest(Strict):
