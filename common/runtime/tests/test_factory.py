@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops.factory import cli, drift, github_actions, registry
+from mlops.factory import cli, github_actions, registry
+from mlops.factory.drift import EXIT_DRIFT
 from mlops.factory.gate import EXIT_REJECTED, judge
 from mlops.pipeline.config import ModelConfig
 from mlops.pipeline.lineage import EVALUATION_TAGS
@@ -288,21 +289,6 @@ def test_unknown_slot_is_named_with_the_slots_that_exist(slot: Path, capsys: pyt
     assert "no model slot 'nope'" in error and "slots here: toy." in error
 
 
-def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(slot: Path, tmp_path: Path) -> None:
-    set_quality(slot, 0.8)
-    cli.main(["run", "toy"])
-    reference = pd.DataFrame({"score": [round(0.8 * (i % 10) / 10, 3) for i in range(200)]})
-    reference.sample(frac=1, random_state=1).to_csv(tmp_path / "same.csv", index=False)
-    (reference + 0.3).to_csv(tmp_path / "shifted.csv", index=False)
-    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "same.csv")]) == 0
-    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "shifted.csv")]) == 1
-
-
-def test_drift_needs_a_prediction_column() -> None:
-    with pytest.raises(ValueError, match="score"):
-        drift.compare(pd.DataFrame({"score": [0.1, 0.2]}), pd.DataFrame({"other": [1, 2]}), 0.01)
-
-
 def test_the_factory_command_starts_without_importing_heavy_libraries() -> None:
     import subprocess
     import sys
@@ -310,7 +296,8 @@ def test_the_factory_command_starts_without_importing_heavy_libraries() -> None:
     probe = (
         "import sys\n"
         "from mlops.factory.cli import parse_args\n"
-        "for argv in (['status', 'x'], ['update'], ['check', 'x'], ['promote', '--from', '.', '--model', 'x']):\n"
+        "for argv in (['status', 'x'], ['update'], ['check', 'x'], ['promote', '--from', '.', '--model', 'x'],\n"
+        "             ['drift', 'x', '--data', 'p.csv']):\n"
         "    parse_args(argv)\n"
         "heavy = {'pandas', 'scipy', 'sklearn', 'mlflow', 'skops', 'matplotlib', 'azure', 'copier'}\n"
         "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
@@ -342,3 +329,13 @@ def test_rescoring_the_champion_forks_from_a_warm_process_and_stays_quiet_with_q
     champion = tmp_path / "second" / "champion" / "evaluate"
     assert "scored" in (champion / "evaluate.log").read_text().splitlines()  # saved even when quiet
     assert int((champion / "score_report" / "parent.txt").read_text()) != os.getpid()  # forked, not spawned
+
+
+def test_drift_reads_the_champions_predictions_as_the_pipeline_logged_them(slot: Path, tmp_path: Path) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    reference = pd.DataFrame({"score": [round(0.8 * (i % 10) / 10, 3) for i in range(200)]})
+    reference.sample(frac=1, random_state=1).to_csv(tmp_path / "same.csv", index=False)
+    (reference + 0.3).to_csv(tmp_path / "shifted.csv", index=False)
+    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "same.csv")]) == 0
+    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "shifted.csv")]) == EXIT_DRIFT

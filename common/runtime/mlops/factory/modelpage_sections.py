@@ -107,7 +107,7 @@ def judging_section(config: ModelConfig) -> str:
         ("primary metric", f"`{config.primary_metric}` ({direction})"),
         ("business threshold", config.business_threshold),
         ("margin over @champion (min_delta)", config.min_delta),
-        ("drift alarm", f"KS test p-value below {config.drift.p_value_threshold}"),
+        ("drift alarm", f"p-value below {config.drift.p_value_threshold} and PSI above {config.drift.psi_threshold}"),
         ("scheduled retraining", code(config.retraining.schedule) or "off"),
         ("Azure ML compute", code(config.azure.compute) or "the factory's default cluster"),
         ("online endpoint", f"{config.azure.instance_count} x `{config.azure.instance_type}`"),

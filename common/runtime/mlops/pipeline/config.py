@@ -23,13 +23,20 @@ class ConfigError(ValueError):
 
 
 class DriftConfig(Strict):
-    """How production predictions are compared with the champion's test predictions."""
+    """How production rows and predictions are compared with the champion's test rows and predictions."""
 
     p_value_threshold: float = Field(
         default=0.01,
         gt=0,
         lt=1,
-        description="Drift when a KS test against the champion's test predictions gives a p-value below this.",
+        description="A column drifts when its test (KS for numbers, chi-square for categories) against the "
+        "champion's test rows gives a p-value below this, and its PSI is above psi_threshold.",
+    )
+    psi_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="The PSI a drifting column must exceed: 0.2 is the usual line of a major shift (0.1 a moderate "
+        "one); it keeps a large production sample's tiny p-values for negligible shifts from raising alarms.",
     )
 
 
