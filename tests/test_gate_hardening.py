@@ -115,8 +115,14 @@ def beats(value: float, bar: float, greater_is_better: bool) -> bool:
     return value > bar if greater_is_better else value < bar
 
 
+def margin(champion: float, min_delta: float, greater_is_better: bool) -> float:
+    """The oracle's bar for replacing a champion: its score moved by min_delta in the metric's direction."""
+    return champion + min_delta if greater_is_better else champion - min_delta
+
+
 # Family 1: the decision itself, over every metric, both directions, any threshold and any pair of values.
 VALUE = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+MIN_DELTA = st.one_of(st.just(0.0), st.sampled_from([0.001, 0.01, 0.05]), st.floats(min_value=0, max_value=1e3))
 
 
 @settings(max_examples=3000)
@@ -126,9 +132,18 @@ VALUE = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
     threshold=VALUE,
     champion=VALUE,
     candidate=st.one_of(VALUE, st.just(None)),  # None: a tie with the champion
+    min_delta=MIN_DELTA,
+    within=st.booleans(),  # the candidate is better than the champion by less than min_delta
 )
-def test_judge_never_passes_a_challenger_no_better_than_the_champion(
-    tally: Any, metric: str, greater_is_better: bool, threshold: float, champion: float, candidate: float | None
+def test_judge_never_passes_a_challenger_no_better_than_the_champion_by_min_delta(
+    tally: Any,
+    metric: str,
+    greater_is_better: bool,
+    threshold: float,
+    champion: float,
+    candidate: float | None,
+    min_delta: float,
+    within: bool,
 ) -> None:
     config = ModelConfig(
         model_name="gate",
@@ -137,12 +152,23 @@ def test_judge_never_passes_a_challenger_no_better_than_the_champion(
         primary_metric=metric,
         greater_is_better=greater_is_better,
         business_threshold=threshold,
+        min_delta=min_delta,
     )
     value = champion if candidate is None else candidate
+    if within and candidate is not None:  # a gain inside the margin: half of it, in the metric's direction
+        value = champion + (min_delta / 2 if greater_is_better else -min_delta / 2)
     verdict = judge(config, value, champion, "v1")
-    better = beats(value, champion, greater_is_better)
-    tally.add("gate.judge", cases=1, worse_or_equal=not better, worse_passed=int(verdict.passed and not better))
+    better = beats(value, margin(champion, min_delta, greater_is_better), greater_is_better)
+    tally.add(
+        "gate.judge",
+        cases=1,
+        worse_or_equal=not better,
+        worse_passed=int(verdict.passed and not better),
+        within_margin_passed=int(verdict.passed and beats(value, champion, greater_is_better) and not better),
+    )
+    assert verdict.checks[1].bar == margin(champion, min_delta, greater_is_better)
     assert verdict.checks[1].passed == better
+    assert not (within and min_delta > 0 and verdict.passed)
     assert verdict.passed == (better and beats(value, threshold, greater_is_better))
 
 
@@ -209,6 +235,7 @@ def gate_run(root: Path, folder: Path, workdir: Path) -> Any:
     delta=st.one_of(st.just(0), st.integers(-15, 15), st.integers(1, 15)),
     new_metric=st.one_of(st.none(), st.tuples(st.sampled_from(METRICS), st.booleans())),  # None: the same
     threshold=st.integers(-20, 140).map(lambda t: t / 100),
+    min_delta=st.sampled_from([0.0, 0.001, 0.01, 0.05]),  # a quality step is 0.01: gains inside and beyond it
     legacy=st.booleans(),  # the champion was logged before runs recorded an evaluation digest
 )
 def test_a_challenger_no_better_on_the_same_rows_is_never_registered(
@@ -222,6 +249,7 @@ def test_a_challenger_no_better_on_the_same_rows_is_never_registered(
     delta: int,
     new_metric: tuple[str, bool] | None,
     threshold: float,
+    min_delta: float,
     legacy: bool,
 ) -> None:
     root, scoring = factory
@@ -239,12 +267,14 @@ def test_a_challenger_no_better_on_the_same_rows_is_never_registered(
     metric, greater_is_better = new_metric or (metric, greater_is_better)
     shifts, split, challenger = new_shifts or shifts, new_split or split, round(quality + delta / 100, 2)
     config = {"primary_metric": metric, "greater_is_better": greater_is_better, "business_threshold": threshold}
+    config["min_delta"] = min_delta
     verdict = gate_run(root, write_slot(root, name, shifts, split, challenger, config), root / name / "2")
 
     # The oracle: both models scored by the toy's own definition on the challenger's test rows.
     rows = scoring.split(list(enumerate(shifts)), split[0], split[1])[1]
     candidate = scoring.score(challenger, [shift for _, shift in rows])[metric]
     bar = scoring.score(quality, [shift for _, shift in rows])[metric]
+    bar = margin(bar, min_delta, greater_is_better)
     better = beats(candidate, bar, greater_is_better)
     check = verdict.checks[1]
     registered = len(registry.versions(registry.client(), name)) == 2

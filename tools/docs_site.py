@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "common" / "runtime"))
-from mlops.factory import drift, gate  # noqa: E402  (the shared source, importable once on the path)
-from mlops.pipeline.config import ModelConfig  # noqa: E402
+from mlops.factory import drift, drift_outputs, gate  # noqa: E402  (the shared source, importable once on the path)
+from mlops.pipeline.config import DriftConfig, ModelConfig  # noqa: E402
 
 SAMPLE = ROOT / "common" / "data" / "customer_churn.csv"
 TARGET = "churned"
@@ -42,8 +43,8 @@ class Example:
     candidate_auc: float
     first: gate.Verdict
     retrain: gate.Verdict
-    reference: Any  # the champion's scores on the test rows
-    production: Any  # its scores on the same rows after a price rise
+    reference: Any  # the champion's test rows with its scores
+    production: Any  # the same customers after a price rise, with the champion's scores
     report: drift.DriftReport
 
 
@@ -69,16 +70,17 @@ def example() -> Example:
     champion_auc = float(roc_auc_score(test[TARGET], champion.predict_proba(test)[:, 1]))
     candidate_auc = float(roc_auc_score(test[TARGET], candidate.predict_proba(test)[:, 1]))
     raised = test.assign(monthly_charges=test["monthly_charges"] * 1.3, support_calls=test["support_calls"] + 2)
-    reference = pd.DataFrame({"score": champion.predict_proba(test)[:, 1]})
-    production = pd.DataFrame({"score": champion.predict_proba(raised)[:, 1]})
+    reference = test.assign(score=champion.predict_proba(test)[:, 1])
+    production = raised.assign(score=champion.predict_proba(raised)[:, 1])
+    kinds: dict[str, Any] = {**dict.fromkeys(NUMERIC, "numeric"), **dict.fromkeys(CATEGORICAL, "categorical")}
     return Example(
         champion_auc,
         candidate_auc,
         gate.judge(CONFIG, champion_auc, None),
         gate.judge(CONFIG, candidate_auc, champion_auc, "v1, scored on the same test rows"),
-        reference["score"],
-        production["score"],
-        drift.compare(reference, production, threshold=0.01),
+        reference,
+        production,
+        drift.compare(reference, production, kinds, DriftConfig(), model="churn", champion="1"),
     )
 
 
@@ -106,29 +108,12 @@ def gate_figure() -> bytes:
 
 
 def drift_figure() -> bytes:
-    """The champion's test scores against the scores after a price rise: distributions and the KS distance."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
+    """The drift check's own plot: each feature and the score, champion's test rows against the price rise."""
     found = example()
-    figure, (histogram, cumulative) = plt.subplots(1, 2, figsize=(9, 3.2))
-    bins = np.linspace(0, 1, 21)
-    for scores, label in ((found.reference, "champion's test predictions"), (found.production, "production")):
-        histogram.hist(scores, bins=bins, alpha=0.6, label=label)
-        ordered = np.sort(scores)
-        cumulative.step(ordered, np.arange(1, len(ordered) + 1) / len(ordered), where="post", label=label)
-    histogram.set_xlabel("score")
-    histogram.set_ylabel("rows")
-    histogram.legend(fontsize=8)
-    report = found.report
-    cumulative.set_title(f"KS {report.statistic:.3f}, p = {report.p_value:.2g}: {'DRIFT' if report.drifted else 'ok'}")
-    cumulative.set_xlabel("score")
-    cumulative.set_ylabel("share of rows")
-    figure.tight_layout()
-    return _png(figure)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / drift_outputs.PLOT_FILE
+        drift_outputs.plot(found.report, found.reference, found.production, found.production, path)
+        return path.read_bytes()
 
 
 def _png(figure: Any) -> bytes:
@@ -156,7 +141,7 @@ def tables() -> dict[str, str]:
             ("The job summary of the weaker retrain", found.retrain),
         )
     )
-    report = f'!!! example "`factory drift churn --predictions production.csv`"\n\n{_indented(found.report.table())}'
+    report = f'!!! example "`factory drift churn --data production.csv`"\n\n{_indented(found.report.table())}'
     return {"<!-- site: gate-verdicts -->": verdicts, "<!-- site: drift-report -->": report}
 
 

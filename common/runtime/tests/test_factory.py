@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops.factory import cli, drift, github_actions, registry
+from mlops.factory import cli, github_actions, registry
+from mlops.factory.drift import EXIT_DRIFT
 from mlops.factory.gate import EXIT_REJECTED, judge
 from mlops.pipeline.config import ModelConfig
 from mlops.pipeline.lineage import EVALUATION_TAGS
@@ -58,6 +59,25 @@ def test_gate_understands_lower_is_better_metrics(auc_config: ModelConfig) -> No
     )
     assert judge(rmse, 3.0, 3.5).passed
     assert not judge(rmse, 3.6, 3.5).passed and not judge(rmse, 4.5, None).passed
+
+
+@pytest.mark.parametrize("greater_is_better", [True, False], ids=["higher is better", "lower is better"])
+def test_gate_rejects_a_gain_within_min_delta_and_passes_one_beyond_it(
+    auc_config: ModelConfig, greater_is_better: bool
+) -> None:
+    sign = 1 if greater_is_better else -1
+    config = auc_config.model_copy(
+        update={"greater_is_better": greater_is_better, "business_threshold": 0.5 - sign * 0.4, "min_delta": 0.01}
+    )
+    within, beyond = judge(config, 0.5 + sign * 0.009, 0.5), judge(config, 0.5 + sign * 0.011, 0.5)
+    assert not within.passed and beyond.passed
+    assert within.checks[1].bar == beyond.checks[1].bar == pytest.approx(0.5 + sign * 0.01)
+    assert f"@champion 0.5 {'+' if greater_is_better else '-'} min_delta 0.01" in within.table()
+
+
+def test_min_delta_does_not_raise_the_business_threshold(auc_config: ModelConfig) -> None:
+    verdict = judge(auc_config.model_copy(update={"min_delta": 0.05}), 0.71, None)
+    assert verdict.passed and verdict.checks[0].bar == 0.7
 
 
 def test_gate_needs_a_business_threshold(auc_config: ModelConfig) -> None:
@@ -251,7 +271,8 @@ def test_the_champion_is_rescored_when_the_primary_metric_or_the_evaluate_step_c
     assert run_in(tmp_path / "second") == 0
     out = capsys.readouterr().out
     assert "re-scored on this run's test rows: evaluate step changed, primary metric changed" in out
-    assert "| current @champion  | accuracy | 0.7500    | 0.7000 | pass " in out
+    assert "| current @champion  | accuracy | 0.7500    | 0.7010 | pass " in out  # the bar: 0.7 + min_delta
+    assert "| @champion 0.7 + min_delta 0.001; " in out
 
 
 def test_status_lists_versions_with_aliases_and_metrics(slot: Path, capsys: pytest.CaptureFixture) -> None:
@@ -268,21 +289,6 @@ def test_unknown_slot_is_named_with_the_slots_that_exist(slot: Path, capsys: pyt
     assert "no model slot 'nope'" in error and "slots here: toy." in error
 
 
-def test_drift_passes_on_test_like_data_and_fails_on_shifted_data(slot: Path, tmp_path: Path) -> None:
-    set_quality(slot, 0.8)
-    cli.main(["run", "toy"])
-    reference = pd.DataFrame({"score": [round(0.8 * (i % 10) / 10, 3) for i in range(200)]})
-    reference.sample(frac=1, random_state=1).to_csv(tmp_path / "same.csv", index=False)
-    (reference + 0.3).to_csv(tmp_path / "shifted.csv", index=False)
-    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "same.csv")]) == 0
-    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "shifted.csv")]) == 1
-
-
-def test_drift_needs_a_prediction_column() -> None:
-    with pytest.raises(ValueError, match="score"):
-        drift.compare(pd.DataFrame({"score": [0.1, 0.2]}), pd.DataFrame({"other": [1, 2]}), 0.01)
-
-
 def test_the_factory_command_starts_without_importing_heavy_libraries() -> None:
     import subprocess
     import sys
@@ -290,7 +296,8 @@ def test_the_factory_command_starts_without_importing_heavy_libraries() -> None:
     probe = (
         "import sys\n"
         "from mlops.factory.cli import parse_args\n"
-        "for argv in (['status', 'x'], ['update'], ['check', 'x'], ['promote', '--from', '.', '--model', 'x']):\n"
+        "for argv in (['status', 'x'], ['update'], ['check', 'x'], ['promote', '--from', '.', '--model', 'x'],\n"
+        "             ['drift', 'x', '--data', 'p.csv']):\n"
         "    parse_args(argv)\n"
         "heavy = {'pandas', 'scipy', 'sklearn', 'mlflow', 'skops', 'matplotlib', 'azure', 'copier'}\n"
         "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
@@ -322,3 +329,13 @@ def test_rescoring_the_champion_forks_from_a_warm_process_and_stays_quiet_with_q
     champion = tmp_path / "second" / "champion" / "evaluate"
     assert "scored" in (champion / "evaluate.log").read_text().splitlines()  # saved even when quiet
     assert int((champion / "score_report" / "parent.txt").read_text()) != os.getpid()  # forked, not spawned
+
+
+def test_drift_reads_the_champions_predictions_as_the_pipeline_logged_them(slot: Path, tmp_path: Path) -> None:
+    set_quality(slot, 0.8)
+    cli.main(["run", "toy"])
+    reference = pd.DataFrame({"score": [round(0.8 * (i % 10) / 10, 3) for i in range(200)]})
+    reference.sample(frac=1, random_state=1).to_csv(tmp_path / "same.csv", index=False)
+    (reference + 0.3).to_csv(tmp_path / "shifted.csv", index=False)
+    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "same.csv")]) == 0
+    assert cli.main(["drift", "toy", "--predictions", str(tmp_path / "shifted.csv")]) == EXIT_DRIFT

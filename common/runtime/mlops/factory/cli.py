@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from mlops.factory import fleet, promote, registry, templating, update_prs, workflows
+from mlops.factory import drift_command, fleet, promote, registry, templating, update_prs, workflows
 from mlops.factory.gate import EXIT_REJECTED
 from mlops.factory.gitrepo import RepoError
 from mlops.factory.slot import Slot, slot_folder
@@ -18,9 +16,6 @@ from mlops.pipeline.config import ConfigError, load_model_folder
 from mlops.pipeline.spec import SpecError
 from mlops.pipeline.steps import StepFailed
 from mlops.pipeline.tables import render_table
-
-if TYPE_CHECKING:
-    from mlops.factory import drift
 
 
 def status(model: str) -> str:
@@ -44,20 +39,6 @@ def status(model: str) -> str:
     return render_table(["version", "aliases", "metrics", "dataset", "run"], rows)
 
 
-def drift_check(model: str, production: Path) -> drift.DriftReport:
-    from mlops.factory import drift  # pandas and scipy: only this command needs them
-
-    """Compare production predictions with the champion's logged test predictions."""
-    folder = load_model_folder(slot_folder(model))
-    mlflow = registry.client()
-    champion = registry.version_by_alias(mlflow, model, registry.CHAMPION)
-    if champion is None:
-        raise registry.RegistryError(f"{model} has no @champion yet: nothing to compare with")
-    with tempfile.TemporaryDirectory() as tmp:
-        reference = mlflow.download_artifacts(champion.run_id, "predictions/predictions.csv", tmp)
-        return drift.check_file(Path(reference), production, folder.config.drift.p_value_threshold)
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line: one subcommand per job."""
     parser = argparse.ArgumentParser(prog="factory", description=__doc__)
@@ -79,9 +60,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     commands.add_parser("check", help="the slot's workflows agree with its config (retraining cron)").add_argument(
         "model"
     )
-    check = commands.add_parser("drift", help="compare production predictions with the champion's test predictions")
-    check.add_argument("model")
-    check.add_argument("--predictions", type=Path, required=True, help="CSV with a `score` or `prediction` column")
+    drift_command.add_arguments(commands.add_parser("drift", help="production data against the champion's test rows"))
     promote.add_arguments(commands.add_parser("promote", help="bring a prototype's model into its slot"))
     update = commands.add_parser("update", help="copier update the base and every slot, one commit each")
     update.add_argument("--only", metavar="MODEL", help="update only this slot")
@@ -140,9 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plan.write(args.plan)
             print(f"{len(plan.proposals)} update branch(es) pushed to {args.remote}")
         elif args.command == "drift":
-            report = drift_check(args.model, args.predictions)
-            print(report.table())
-            return 1 if report.drifted else 0
+            return drift_command.run(args)
     except (ConfigError, SpecError, StepFailed, registry.RegistryError, RepoError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -52,7 +52,7 @@ class Verdict:
 
 
 def judge(config: ModelConfig, candidate: float, champion: float | None, champion_note: str = "") -> Verdict:
-    """First deploy: beat the business threshold. Retrain: beat it and the champion (ties keep the champion)."""
+    """First deploy: beat the business threshold. Retrain: beat it and the champion by more than min_delta."""
     if config.business_threshold is None:
         raise ValueError(f"{config.model_name}: config.yaml needs business_threshold for the gate")
     direction = "higher is better" if config.greater_is_better else "lower is better"
@@ -69,7 +69,12 @@ def judge(config: ModelConfig, candidate: float, champion: float | None, champio
     if champion is None:
         notes.append("No champion yet: this is a first deploy, judged against the business threshold only.")
     else:
-        checks.append(Check("current @champion", candidate, champion, config.beats(candidate, champion), champion_note))
+        bar = config.margin_bar(champion)
+        if config.min_delta:
+            sign = "+" if config.greater_is_better else "-"
+            margin = f"@champion {champion:.6g} {sign} min_delta {config.min_delta:g}"
+            champion_note = f"{margin}; {champion_note}" if champion_note else margin
+        checks.append(Check("current @champion", candidate, bar, config.beats(candidate, bar), champion_note))
     return Verdict(config.model_name, config.primary_metric, tuple(checks), tuple(notes))
 
 

@@ -23,13 +23,20 @@ class ConfigError(ValueError):
 
 
 class DriftConfig(Strict):
-    """How production predictions are compared with the champion's test predictions."""
+    """How production rows and predictions are compared with the champion's test rows and predictions."""
 
     p_value_threshold: float = Field(
         default=0.01,
         gt=0,
         lt=1,
-        description="Drift when a KS test against the champion's test predictions gives a p-value below this.",
+        description="A column drifts when its test (KS for numbers, chi-square for categories) against the "
+        "champion's test rows gives a p-value below this, and its PSI is above psi_threshold.",
+    )
+    psi_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="The PSI a drifting column must exceed: 0.2 is the usual line of a major shift (0.1 a moderate "
+        "one); it keeps a large production sample's tiny p-values for negligible shifts from raising alarms.",
     )
 
 
@@ -76,6 +83,13 @@ class ModelConfig(Strict):
         description="The bar a first model must beat; afterwards a candidate must also beat @champion. "
         "The gate needs it.",
     )
+    min_delta: float = Field(
+        default=0.001,
+        ge=0,
+        description="How much a candidate must beat @champion by (in the metric's units) to replace it; not applied "
+        "to business_threshold. 0.001 stops noise-sized gains (0.0001) on 0..1 scores without blocking a real one; "
+        "raise it to your metric's run-to-run spread.",
+    )
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
     azure: AzureConfig = AzureConfig()
@@ -83,6 +97,10 @@ class ModelConfig(Strict):
     def beats(self, value: float, bar: float) -> bool:
         """Whether `value` is strictly better than `bar` for the primary metric."""
         return value > bar if self.greater_is_better else value < bar
+
+    def margin_bar(self, champion: float) -> float:
+        """What a candidate must beat to replace a champion scoring `champion`: the champion moved by min_delta."""
+        return champion + self.min_delta if self.greater_is_better else champion - self.min_delta
 
 
 class DatasetManifest(Strict):

@@ -1,0 +1,73 @@
+"""`factory drift`: production rows and predictions against the champion's test rows, reported and logged."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from mlops.factory import github_actions, registry
+from mlops.factory.drift import EXIT_DRIFT
+from mlops.factory.slot import slot_folder
+from mlops.pipeline.config import load_model_folder
+from mlops.pipeline.steps import default_workdir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `factory drift`."""
+    parser.add_argument("model")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="PATH",
+        help="production rows with the model's input columns: a CSV file or a folder of them",
+    )
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="PATH",
+        help="production predictions (a `score` or `prediction` column); without it the champion scores --data",
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="report folder (default: outputs/<model>/drift-<timestamp>)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compare, write the report folder, log it to MLflow, publish the table; exit 2 on drift."""
+    from mlops.factory import drift, drift_inputs, drift_outputs  # pandas, scipy, mlflow: only this command
+
+    if args.data is None and args.predictions is None:
+        raise ValueError("factory drift needs --data PATH (production rows), --predictions PATH, or both")
+    folder = load_model_folder(slot_folder(args.model))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the downloads are small: no bars
+    client = registry.client()
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = drift_inputs.champion_reference(client, args.model, folder.dataset.target, Path(tmp))
+        production = None if args.data is None else drift_inputs.read_table(args.data, "--data")
+        if production is not None:
+            drift_inputs.missing_columns(production, reference, args.data)
+        if args.predictions is not None:
+            predictions = drift_inputs.read_table(args.predictions, "--predictions")
+        elif production is not None:
+            predictions = drift_inputs.champion_predictions(client, reference, production, Path(tmp))
+    production = predictions if production is None else production  # a predictions file may hold the inputs too
+    report = drift.compare(
+        reference.rows,
+        production,
+        reference.kinds,
+        folder.config.drift,
+        predictions=predictions,
+        labels=folder.config.problem_type == "classification",
+        model=args.model,
+        champion=reference.version,
+    )
+    workdir = default_workdir(Path.cwd(), args.model)
+    out = drift_outputs.write_report(
+        report, reference.rows, production, predictions, args.out or workdir.with_name(f"drift-{workdir.name}")
+    )
+    run_id = drift_outputs.log_report(client, folder.config.experiment_name, report, reference.run_id, out)
+    print(github_actions.publish(report.table()))
+    print(f"Report and plot in {out}; MLflow run {run_id} in experiment {folder.config.experiment_name!r}")
+    return EXIT_DRIFT if report.drifted else 0
