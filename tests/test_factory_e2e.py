@@ -178,3 +178,29 @@ def test_drift_against_the_champions_logged_predictions_flags_only_a_shift(
     assert code == 0, output
     code, output = factory_command(factory, "drift", model, "--predictions", str(tmp_path / "shifted.csv"))
     assert code == 1 and "DRIFT" in output
+
+
+def test_raw_data_that_breaks_the_contract_stops_the_run_at_prep_and_registers_nothing(factory: Path) -> None:
+    model, broken = "fares", "fares_broken_data"
+    manifest = yaml.safe_load((factory / "mlops" / model / "dataset.yaml").read_text())
+    header, first, *rest = (factory / manifest["path"]).read_text().splitlines()
+    column = header.split(",")[0]
+    data = factory / "data" / broken / "trips.csv"
+    data.parent.mkdir(parents=True)
+    data.write_text("\n".join([header, "far," + first.split(",", 1)[1], *rest]) + "\n")
+    # A slot never registered before: the same code, raw data with text in a number column.
+    folder = factory / "mlops" / broken
+    shutil.copytree(factory / "mlops" / model, folder, ignore=shutil.ignore_patterns(".copier-answers.yml"))
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config.update(model_name=broken, experiment_name=broken)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / "dataset.yaml").write_text(yaml.safe_dump({**manifest, "path": f"data/{broken}/trips.csv"}))
+    try:
+        code, output = factory_command(factory, "run", broken)
+        assert code == 1, output
+        assert f"column {column!r}: 1 row fails dtype('float64'), e.g. 'far'" in output
+        assert "Traceback" not in output and "step train" not in output
+        assert champion_versions(factory, broken) == 0
+    finally:
+        shutil.rmtree(folder)
+        shutil.rmtree(data.parent)

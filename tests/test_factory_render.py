@@ -26,9 +26,12 @@ def slot_files(model: str, problem_type: str) -> set[str]:
         *(f"mlops/{model}/{name}.yaml" for name in ("config", "dataset", "pipeline", "train")),
         *(
             f"src/{model}/{n}.py"
-            for n in ("__init__", "data", "estimators", "evaluate", "metrics", "prep", "schema", "train")
+            for n in ("__init__", "data", "estimators", "evaluate", "metrics", "prep", "schema", "train", "validation")
         ),
-        *(f"tests/{model}/{n}.py" for n in ("conftest", "test_evaluate", "test_inference", "test_prep", "test_train")),
+        *(
+            f"tests/{model}/{n}.py"
+            for n in ("conftest", "test_contract", "test_evaluate", "test_inference", "test_prep", "test_train")
+        ),
         f"data/{model}/{dataset}",
         f"docs/models/{model}.md",
         *(f".github/workflows/{model}-{kind}.yml" for kind in ("pr", "cd", "retrain")),

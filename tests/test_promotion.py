@@ -187,13 +187,26 @@ BROKEN_PROTOTYPES = [
         "step prep is given --shuffle by pipeline.yaml but its argument parser does not define",
     ),
     ("configs/dataset.yaml", "target: churned\n", "", "the dataset manifest is incomplete"),
+    (
+        "configs/dataset.yaml",
+        "target: churned\n",
+        "target: support_calls\n",
+        "src/churn/schema.py: the data contract's target is 'churned' but configs/dataset.yaml names target "
+        "'support_calls'",
+    ),
+    (
+        "src/churn/schema.py",
+        '"churned": {"role": "target"',
+        '"churned": {"role": "label"',
+        "src/churn/schema.py: COLUMNS['churned'] must give a role (numeric, categorical, target) and a dtype",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("path", "old", "new", "message"),
     BROKEN_PROTOTYPES,
-    ids=["step module missing", "flag not defined", "manifest incomplete"],
+    ids=["step module missing", "flag not defined", "manifest incomplete", "target not the schema's", "bad role"],
 )
 def test_refuses_a_prototype_that_breaks_the_contract(
     repos: tuple[Path, Path], path: str, old: str, new: str, message: str

@@ -94,11 +94,21 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
         "tools/secret_detectors.py",
         *(
             f"src/{model}/{name}.py"
-            for name in ("__init__", "data", "estimators", "evaluate", "metrics", "prep", "schema", "train")
+            for name in (
+                "__init__",
+                "data",
+                "estimators",
+                "evaluate",
+                "metrics",
+                "prep",
+                "schema",
+                "train",
+                "validation",
+            )
         ),
         *(
             f"tests/{model}/{name}.py"
-            for name in ("conftest", "test_evaluate", "test_inference", "test_prep", "test_train")
+            for name in ("conftest", "test_contract", "test_evaluate", "test_inference", "test_prep", "test_train")
         ),
     }
     if license_ != "Proprietary":

@@ -188,7 +188,9 @@ the lock. A dependency the prototype drops leaves the group the same way (`uv re
 2. The slot exists: it is created (`copier copy`, `template=model`, at the factory's template
    version) or brought to the factory's template version (`copier update` of that slot).
 3. The contract: every step in `pipeline.yaml` is a module of `src/<model>/` whose argument parser
-   defines every flag the pipeline gives it; the dataset manifest is complete; the prototype's
+   defines every flag the pipeline gives it; `src/<model>/schema.py` declares the data contract
+   (`COLUMNS`, each with a role and a dtype) with exactly one target, the one `dataset.yaml` names
+   ([data contract](concepts/data-contract.md)); the dataset manifest is complete; the prototype's
    template is not newer than the factory's.
 4. Slot files changed in the factory since the last promotion are not overwritten without `--force`.
 5. Provenance is written to `mlops/<model>/promotion.yaml`: the prototype's name, remote (without

@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from .schema import CATEGORICAL, NUMERIC, TARGET
+from .schema import COLUMNS, TARGET
+from .validation import features
 
 TRAIN_FILE = "train.csv"
 TEST_FILE = "test.csv"
@@ -29,7 +30,7 @@ def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 
     Numbers are floats so that the model's signature accepts missing values at inference time.
     """
-    return frame[NUMERIC].astype("float64").join(frame[CATEGORICAL]), frame[TARGET]
+    return features(frame, COLUMNS), frame[TARGET]
 
 
 def model_requirements(model: Any) -> list[str]:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from .data import TEST_FILE, features_and_target, load_model, read_table
+from .data import TEST_FILE, load_model, read_table
 from .metrics import plot, score
-from .schema import TARGET
+from .schema import TARGET, validate_inference
+from .validation import run_step
 
 
 def predict(model: Any, features: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     test = read_table(args.test_data / TEST_FILE)
-    features, target = features_and_target(test)
+    features, target = validate_inference(test), test[TARGET]  # the model's input, checked as any scorer checks it
     predicted = predict(load_model(args.model_input), features)
     metrics = score(target, predicted)
 
@@ -46,4 +47,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_step(main, "evaluate")

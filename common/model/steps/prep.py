@@ -9,16 +9,14 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .data import TEST_FILE, TRAIN_FILE, read_table
-from .schema import CATEGORICAL, NUMERIC, STRATIFY, TARGET
+from .schema import STRATIFY, TARGET, validate_training
+from .validation import run_step
 
 
 def clean(frame: pd.DataFrame) -> pd.DataFrame:
-    """Keep the schema's columns, drop duplicate rows and rows without a target."""
-    missing = sorted(set(NUMERIC + CATEGORICAL + [TARGET]) - set(frame.columns))
-    if missing:
-        raise ValueError(f"raw data lacks the columns {missing}; found {sorted(frame.columns)}")
-    kept = frame[NUMERIC + CATEGORICAL + [TARGET]].drop_duplicates()
-    return kept.dropna(subset=[TARGET]).reset_index(drop=True)
+    """Drop rows without a target, check the rest against the data contract, keep its columns, drop duplicates."""
+    labelled = frame.dropna(subset=[TARGET]) if TARGET in frame.columns else frame
+    return validate_training(labelled).drop_duplicates().reset_index(drop=True)
 
 
 def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -46,4 +44,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_step(main, "prep")

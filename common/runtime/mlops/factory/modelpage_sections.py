@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from mlops.factory.contract import schema_constants
 from mlops.pipeline.config import DatasetManifest, ModelConfig
 from mlops.pipeline.spec import PipelineSpec, Reference
 
@@ -41,19 +42,19 @@ def code(value: object) -> str:
 
 def contract(schema_file: Path) -> tuple[str, list[tuple[str, object]]]:
     """The docstring and the upper-case constants (column roles) of a model's schema module, read without running it."""
-    tree = ast.parse(schema_file.read_text(encoding="utf-8"))
-    constants = []
-    for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
-        if isinstance(node, ast.AnnAssign):
-            target = node.target
-        value = getattr(node, "value", None)
-        if isinstance(target, ast.Name) and target.id.isupper() and value is not None:
-            try:
-                constants.append((target.id, ast.literal_eval(value)))
-            except (ValueError, TypeError, SyntaxError):
-                constants.append((target.id, "(computed)"))
-    return ast.get_docstring(tree) or "", constants
+    source = schema_file.read_bytes()
+    constants = schema_constants(source)
+    return ast.get_docstring(ast.parse(source)) or "", [
+        (name, "(computed)" if value is None else value) for name, value in constants.items()
+    ]
+
+
+def column_checks(column: dict[str, Any]) -> str:
+    """A contract column's checks for people: its bounds and allowed values."""
+    checks = [f"{sign} {column[key]}" for key, sign in (("min", "≥"), ("max", "≤")) if column.get(key) is not None]
+    if "allowed" in column:
+        checks.append("one of " + ", ".join(f"`{value}`" for value in column["allowed"]))
+    return ", ".join(checks)
 
 
 def mermaid(spec: PipelineSpec, dataset: str) -> str:
@@ -129,11 +130,28 @@ def data_section(dataset: DatasetManifest) -> str:
 
 
 def contract_section(schema_file: Path, label: str) -> str:
-    """The schema module's docstring and column roles; `label` is its path as the page shows it."""
+    """The schema module's docstring and its columns (or, for a module without COLUMNS, its constants).
+
+    `label` is the module's path as the page shows it.
+    """
     doc, constants = contract(schema_file)
+    intro = f"`{label}`" + (f": {doc.splitlines()[0]}" if doc else "")
+    columns = dict(constants).get("COLUMNS")
+    if isinstance(columns, dict):
+        checked = "`prep` checks the raw data and scoring checks the input against it; a failing check stops the step."
+        return f"## Data contract\n\n{intro}\n\n{checked}\n\n{columns_table(columns)}"
     rows = [(name, ", ".join(map(str, v)) if isinstance(v, list | tuple) else v) for name, v in constants]
-    intro = f"`{label}`" + (f": {doc}" if doc else "")
     return f"## Data contract\n\n{intro}\n\n{table(['name', 'value'], rows)}"
+
+
+def columns_table(columns: dict[str, Any]) -> str:
+    """The contract's columns: one row each with dtype, nullable, checks and role."""
+    rows = []
+    for name, column in columns.items():
+        if isinstance(column, dict) and "role" in column:
+            nullable = "yes" if column.get("nullable") else "no"
+            rows.append((code(name), code(column.get("dtype")), nullable, column_checks(column), column["role"]))
+    return table(["column", "dtype", "nullable", "checks", "role"], rows)
 
 
 def params_section(params: dict[str, Any], label: str) -> str:

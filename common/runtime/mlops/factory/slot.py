@@ -37,6 +37,11 @@ class Slot:
         return f"{SOURCE_DIR}/{self.model}"
 
     @property
+    def schema(self) -> str:
+        """The model's data contract: its columns, their dtypes, checks and roles (model-owned)."""
+        return f"{self.package}/schema.py"
+
+    @property
     def tests(self) -> str:
         """The model's tests (model-owned)."""
         return f"{TESTS_DIR}/{self.model}"

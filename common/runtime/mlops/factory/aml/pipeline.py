@@ -14,7 +14,7 @@ from typing import Any
 
 from mlops.factory.aml.entities import schema_problems
 from mlops.factory.aml.environment import job_environment
-from mlops.factory.contract import check_steps
+from mlops.factory.contract import check_schema, check_steps
 from mlops.factory.slot import SOURCE_DIR, Slot
 from mlops.pipeline.config import ModelFolder
 from mlops.pipeline.spec import Reference, SpecError, Step
@@ -92,6 +92,7 @@ def check_pipeline(folder: ModelFolder, repo_root: Path) -> None:
         return file.read_bytes() if file.is_file() else None
 
     check_steps(folder.pipeline, model, read)
+    check_schema(model, folder.dataset.target, Slot(model).dataset, read)
     for step in folder.pipeline.steps:
         for flag, value in step.inputs.items():
             if isinstance(value, str) and not (repo_root / value).exists():

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from mlops.factory.contract import check_steps
+from mlops.factory.contract import check_schema, check_steps
 from mlops.factory.gitrepo import dirty_files, git, listing
 from mlops.factory.promotion import PromotionError, provenance
 from mlops.factory.promotion.plan import Plan
@@ -46,11 +46,14 @@ def require_committed(prototype: Path, paths: list[str]) -> None:
 
 
 def check_contract(factory: Path, model: str, files: dict[str, bytes]) -> None:
-    """Every step is a module of the model's package that accepts the flags the pipeline gives it."""
-    spec_path = factory / Slot(model).pipeline
+    """Every step is a module of the model's package that accepts the flags the pipeline gives it, and the
+    package's schema module declares the target of the dataset manifest."""
+    slot = Slot(model)
     try:
-        spec = PipelineSpec.parse(yaml.safe_load(files[Slot(model).pipeline]), spec_path)
+        spec = PipelineSpec.parse(yaml.safe_load(files[slot.pipeline]), factory / slot.pipeline)
         check_steps(spec, model, files.get)
+        target = str((yaml.safe_load(files[slot.dataset]) or {}).get("target", ""))
+        check_schema(model, target, "configs/dataset.yaml", files.get)
     except SpecError as error:
         raise PromotionError(str(error)) from error
 

@@ -18,6 +18,8 @@ SHAPE = Slot("{model}")
 # promotion's "known shape", also rendered into the docs.
 MAPPING: tuple[tuple[str, str], ...] = (
     ("src/{model}/", f"{SHAPE.package}/"),
+    # The data contract, inside the package: named so that promotion refuses a package without it.
+    ("src/{model}/schema.py", SHAPE.schema),
     ("tests/{model}/", f"{SHAPE.tests}/"),
     ("configs/pipeline.yaml", SHAPE.pipeline),
     ("configs/train.yaml", SHAPE.params),
