@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlops.factory import drift_command, fleet, promote, registry, templating, update_prs, workflows
+from mlops.factory import drift_command, fleet, promote, registry, scoring, serving, templating, update_prs, workflows
 from mlops.factory.gate import EXIT_REJECTED
 from mlops.factory.gitrepo import RepoError
 from mlops.factory.slot import Slot, slot_folder
@@ -61,6 +61,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "model"
     )
     drift_command.add_arguments(commands.add_parser("drift", help="production data against the champion's test rows"))
+    serve = commands.add_parser("serve", help="serve a registered model locally through MLflow's scoring server")
+    serve.add_argument("model")
+    serve.add_argument("--alias", default=registry.CHAMPION, help="the registry alias to serve (default: champion)")
+    serve.add_argument("--port", type=int, default=serving.DEFAULT_PORT, help="the port on 127.0.0.1 (default: 5000)")
+    serve.add_argument("--host", default=serving.LOCALHOST, help="the address to bind (default: 127.0.0.1)")
+    score = commands.add_parser("score", help="score a CSV file of rows with a registered model, input checked")
+    score.add_argument("model")
+    score.add_argument("--alias", default=registry.CHAMPION, help="the registry alias to use (default: champion)")
+    score.add_argument("--input", type=Path, required=True, help="CSV file with the model's input columns")
+    score.add_argument("--output", type=Path, required=True, help="CSV file to write: the rows with their predictions")
     promote.add_arguments(commands.add_parser("promote", help="bring a prototype's model into its slot"))
     update = commands.add_parser("update", help="copier update the base and every slot, one commit each")
     update.add_argument("--only", metavar="MODEL", help="update only this slot")
@@ -101,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems = workflows.schedule_problems(Path.cwd(), load_model_folder(slot_folder(args.model)))
             print("\n".join(problems) or f"{args.model}: workflows agree with {Slot(args.model).config}")
             return 1 if problems else 0
+        elif args.command == "serve":
+            slot_folder(args.model)
+            return serving.serve(args.model, args.alias, args.port, args.host)
+        elif args.command == "score":
+            slot_folder(args.model)
+            print(scoring.score_file(args.model, args.alias, args.input, args.output))
         elif args.command == "promote":
             return promote.run(args)
         elif args.command == "aml":
