@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -269,3 +270,23 @@ def test_the_workflow_passes_the_github_schema_and_zizmor_at_both_personas(
         zizmor = [tool("zizmor"), "--offline", "--no-progress", "--persona", persona, ".github/workflows"]
         done = subprocess.run(zizmor, cwd=root, capture_output=True, text=True, check=False)
         assert done.returncode == 0, persona + ": " + done.stdout + done.stderr
+
+
+# What `pytest --collect-only` must not import: the model's libraries load in the fixtures and tests that use them.
+HEAVY = ("pandas", "numpy", "sklearn", "scipy", "mlflow", "skops", "matplotlib")
+COLLECT = (
+    "import sys, pytest; code = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider']); "
+    "print('heavy:', sorted({name.partition('.')[0] for name in sys.modules} & set(sys.argv[1:]))); sys.exit(code)"
+)
+
+
+def test_collecting_the_tests_imports_no_heavy_library(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    # The project's own interpreter would have src/ and the root on its path; this suite's plugins stay out.
+    paths = os.pathsep.join([str(root / "src"), str(root)])
+    env = {**os.environ, "PYTHONPATH": paths, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECT, *HEAVY], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "heavy: []" in done.stdout, done.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from typing import Any
@@ -56,9 +58,15 @@ def model_requirements(model: Any) -> list[str]:
             stack += list(item)
         elif hasattr(item, "__dict__") and not isinstance(item, type) and not callable(item):
             stack += list(vars(item).values())
-    installed = packages_distributions()
+    installed = _installed_distributions()
     distributions = {name for module in modules for name in installed.get(module, [])}
     return sorted(f"{name}=={version(name)}" for name in distributions | set(LOADING_REQUIREMENTS))
+
+
+@cache
+def _installed_distributions() -> Mapping[str, list[str]]:
+    """Which distributions provide each top-level module: read once, as it reads every installed package's files."""
+    return packages_distributions()
 
 
 def save_model(model: Any, sample: pd.DataFrame, folder: Path, trusted_types: list[str]) -> None:
