@@ -153,6 +153,17 @@ def test_a_broken_pipeline_yaml_fails_with_a_clear_message(factory: Path, old: s
         subprocess.run(["git", "checkout", "--", str(spec)], cwd=factory, check=True)
 
 
+def test_a_dataset_target_the_schema_does_not_declare_fails_naming_both_files(factory: Path) -> None:
+    manifest = factory / "mlops/churn/dataset.yaml"
+    edit(manifest, "target: churned", "target: tenure_months")
+    try:
+        message = "src/churn/schema.py: the data contract's target is 'churned' but mlops/churn/dataset.yaml names"
+        with pytest.raises(SpecError, match=re.escape(message)):
+            build(load_model_folder(factory / "mlops/churn"), factory, load_environments(factory), "dev", "main")
+    finally:
+        subprocess.run(["git", "checkout", "--", str(manifest)], cwd=factory, check=True)
+
+
 @pytest.mark.parametrize(
     ("branch", "expected"),
     [
