@@ -304,3 +304,24 @@ def test_factory_status_of_a_missing_slot_says_how_to_add_it(
     assert captured.out == "" and "INFO" not in captured.err
     assert "no model slot 'churn'" in captured.err and "uv run factory add churn" in captured.err
     assert not (factory / "mlflow.db").exists()
+
+
+def test_a_slot_already_at_the_factorys_template_version_is_not_updated_again_and_one_behind_is(
+    repos: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.factory import fleet, templating
+    from mlops.factory.promotion.apply import ensure_slot
+
+    _, factory = repos
+    monkeypatch.chdir(factory)
+    assert cli.main(["add", "churn"]) == 0
+    updates: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(templating, "copier_update", lambda _repo, answers, ref: updates.append((answers, ref)))
+    assert ensure_slot(factory, "churn", {}) == "slot churn already at template v0.1.0"
+    assert updates == []
+    # One behind (an older release recorded in the slot's answers): brought to the base's version as before.
+    edit(factory / "mlops/churn/.copier-answers.yml", "_commit: v0.1.0", "_commit: v0.0.9")
+    protected: list[str | None] = []
+    monkeypatch.setattr(fleet, "protect_work", lambda _f, _a, before, _echo: protected.append(before) or [])
+    assert ensure_slot(factory, "churn", {}) == "slot churn brought to template v0.1.0 (copier update)"
+    assert updates == [("mlops/churn/.copier-answers.yml", "v0.1.0")] and protected == ["v0.0.9"]

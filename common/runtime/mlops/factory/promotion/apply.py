@@ -26,14 +26,11 @@ def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> 
     if answers.is_file():
         answers_file = str(answers.relative_to(factory))
         before = template_version(answers)
-        templating.copier_update(factory, answers_file, base_version)
-        kept = fleet.protect_work(factory, answers_file, before, print) if before and before != base_version else []
-        if kept:
-            raise PromotionError(
-                f"the template release {base_version} removes slot files you changed: {', '.join(kept)} (restored). "
-                f"Update the slot first (`uv run factory update --only {model}`), decide about them, then promote"
-            )
-        done = f"slot {model} brought to template {base_version} (copier update)"
+        if before and before == base_version:
+            # Already at the base's version: `copier update` would re-render the template only to change nothing.
+            done = f"slot {model} already at template {base_version}"
+        else:
+            done = bring_to(factory, model, answers_file, before, base_version)
     else:
         data = {"problem_type": prototype_config.get("problem_type")}
         if prototype_config.get("primary_metric"):
@@ -42,6 +39,18 @@ def ensure_slot(factory: Path, model: str, prototype_config: dict[str, Any]) -> 
         done = templating.add_slot(factory, model, data)
     stage(factory, model)
     return done
+
+
+def bring_to(factory: Path, model: str, answers_file: str, before: str | None, version: str | None) -> str:
+    """`copier update` of the slot to the base's version, stopping if it removes slot files the user changed."""
+    templating.copier_update(factory, answers_file, version)
+    kept = fleet.protect_work(factory, answers_file, before, print) if before and before != version else []
+    if kept:
+        raise PromotionError(
+            f"the template release {version} removes slot files you changed: {', '.join(kept)} (restored). "
+            f"Update the slot first (`uv run factory update --only {model}`), decide about them, then promote"
+        )
+    return f"slot {model} brought to template {version} (copier update)"
 
 
 def stage(factory: Path, model: str) -> None:
