@@ -123,6 +123,8 @@ IMMUTABLE = [
     ("factory", None, {"template": "model", "model_name": "churn"}, ["cannot turn the factory base", "plain copy"]),
     ("factory", SLOT, {"template": "factory"}, [f"template is model in {SLOT}", "a slot stays a slot"]),
     ("factory", SLOT, {"model_name": "fraud"}, [f"model_name is churn in {SLOT}", "--data model_name=fraud"]),
+    ("factory", None, {"ci_platform": "azure-devops"}, ["ci_platform is github", "--data ci_platform=azure-devops"]),
+    ("factory", SLOT, {"ci_platform": "azure-devops"}, ["ci_platform is github", "GitHub Actions workflows"]),
 ]
 
 
@@ -131,7 +133,7 @@ IMMUTABLE = [
     IMMUTABLE,
     ids=[f"{repo}{' slot' if file else ''}: {data}" for repo, file, data, _ in IMMUTABLE],
 )
-def test_an_update_cannot_change_template_or_model_name(
+def test_an_update_cannot_change_template_model_name_or_ci_platform(
     request: pytest.FixtureRequest, repo: str, answers_file: str | None, data: dict[str, str], messages: list[str]
 ) -> None:
     root = request.getfixturevalue(repo)

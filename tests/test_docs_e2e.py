@@ -261,7 +261,11 @@ def release(template: Path, tag: str) -> None:
     for name, line in (
         ("factory-template/base/docs/index.md.jinja", "\nSee the README for the factory's commands.\n"),
         ("prototyping-template/CONTRIBUTING.md.jinja", "\nAsk in the team channel before a large refactor.\n"),
-        ("factory-template/slot/.github/workflows/{= model_name =}-pr.yml.jinja", "# Checks of this slot.\n"),
+        (
+            'factory-template/slot/{% if ci_platform == "github" %}.github{% endif %}/workflows/'
+            "{= model_name =}-pr.yml.jinja",
+            "# Checks of this slot.\n",
+        ),
     ):
         path = template / name
         path.write_text(path.read_text() + line)

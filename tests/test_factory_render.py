@@ -142,6 +142,7 @@ BAD_FACTORY_ANSWERS = [
     ({"compute_cluster": "1bad"}, "compute_cluster must be 3-16"),
     ({"azure_workspace": "a"}, "azure_workspace must be 3-22"),
     ({"azure_resource_group": "rg."}, "not ending with a dot"),
+    ({"ci_platform": "azure-devops", "azure_service_connection": "-x"}, "azure_service_connection must be 1-51"),
 ]
 
 

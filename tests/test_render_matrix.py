@@ -38,7 +38,7 @@ def every_choice(template: Path) -> set[tuple[str, Any]]:
 def test_every_choice_of_copier_yml_appears_in_some_combination(head: Path, matrix: list[Combination]) -> None:
     chosen = {("template", c.application) for c in matrix} | {pair for c in matrix for pair in c.answers}
     assert every_choice(head) <= chosen
-    assert {pair[0] for pair in every_choice(head)} >= {"template", "license", "primary_metric"}
+    assert {pair[0] for pair in every_choice(head)} >= {"template", "license", "primary_metric", "ci_platform"}
 
 
 def test_a_slot_is_rendered_into_every_factory_combination(matrix: list[Combination]) -> None:

@@ -18,7 +18,8 @@ RELEASE = "v0.2.0"
 def release(template: Path) -> None:
     """Tag v0.1.0, change a workflow and a slot page, tag v0.2.0."""
     run(["git", "tag", "v0.1.0"], template)
-    workflow = template / "factory-template/base/.github/workflows/common.yml.jinja"
+    workflows = 'factory-template/base/{% if ci_platform == "github" %}.github{% endif %}/workflows'
+    workflow = template / workflows / "common.yml.jinja"
     workflow.write_text(workflow.read_text().replace("timeout-minutes: 20", "timeout-minutes: 25"))
     page = template / "factory-template/slot/docs/models/{= model_name =}.md.jinja"
     page.write_text(page.read_text().replace("## Run it", "## Run it locally"))

@@ -32,13 +32,15 @@ VARIABLE_START, VARIABLE_END = re.escape(ENVOPS["variable_start_string"]), re.es
 
 
 def asked_in(question: dict[str, Any], application: str) -> bool:
-    """Whether a question's `when` condition asks it for this application (conditions here test `template`)."""
+    """Whether a question's `when` condition asks it for this application (conditions here test `template`, and
+    may add `and <answer> == '<value>'`, which the question's help names)."""
     when = question.get("when", True)
     if when is False:
         return False
     if when is True:
         return True
-    condition = re.fullmatch(rf"{VARIABLE_START} template (==|!=) '(\w+)' {VARIABLE_END}", str(when).strip())
+    also = r"(?: and \w+ == '[\w-]+')?"
+    condition = re.fullmatch(rf"{VARIABLE_START} template (==|!=) '(\w+)'{also} {VARIABLE_END}", str(when).strip())
     if not condition:
         raise ValueError(f"unsupported `when` for docs: {when!r}")
     operator, value = condition.groups()

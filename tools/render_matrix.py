@@ -5,11 +5,11 @@
 
 Combinations come from the ref's own copier.yml: each `template` choice is an application, and each question with
 `choices` it asks (`when` rendered with the answers so far; `when: false` marks computed values) multiplies them by
-the choices allowed (a choice's `validator` may disable one): the full cartesian product, not a pairwise cover (~190
-renders, under a minute per ref on 2 cores). A model slot (model_name=churn) is rendered into a copy of each factory
-combination and keeps only the files it adds or changes. All goes through copier.yml: no template folder is named
-here. Refs render from a `git archive` export, so there is no `_commit` and `_src_path` is a temporary folder: lines
-starting `_commit:`/`_src_path:` are normalised; `.git` and caches are left out (projects.text_files).
+the choices allowed (a choice's `validator` may disable one): the full cartesian product, not a pairwise cover (~350
+renders since ci_platform doubled the factories). A model slot (model_name=churn) is rendered into a copy of each
+factory combination and keeps only the files it adds or changes. All goes through copier.yml: no template folder is
+named here. Refs render from a `git archive` export, so there is no `_commit` and `_src_path` is a temporary folder:
+lines starting `_commit:`/`_src_path:` are normalised; `.git` and caches are left out (projects.text_files).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""What factory commands hand to GitHub Actions when they run there: the job summary, step outputs, the branch.
+"""What factory commands hand to the CI they run in: the job summary, step outputs, the branch.
 
-Outside Actions the variables are unset and every function here does nothing (or returns None).
+GitHub Actions names files in its variables; Azure Pipelines (TF_BUILD set) reads logging commands from the output.
+Elsewhere the variables are unset and every function here does nothing (or returns None).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ def publish(markdown: str) -> str:
 
 
 def set_outputs(**values: str) -> None:
-    """Step outputs for later jobs (`verdict`, `version`) when running in GitHub Actions."""
+    """Step outputs for later jobs (`verdict`, `version`) when running in GitHub Actions or Azure Pipelines."""
     _append("GITHUB_OUTPUT", "".join(f"{key}={value}\n" for key, value in values.items()))
+    if os.environ.get("TF_BUILD"):  # Azure Pipelines: output variables, read as <step name>.<key>
+        for key, value in values.items():
+            print(f"##vso[task.setvariable variable={key};isOutput=true]{value}")
 
 
 def head_branch() -> str | None:
-    """The branch a workflow builds: the pull request's head, or the pushed branch; None outside Actions."""
-    for variable in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
-        if os.environ.get(variable):
-            return os.environ[variable]
+    """The branch a workflow or pipeline builds: the pull request's head, or the pushed branch; None outside CI."""
+    for variable in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "SYSTEM_PULLREQUEST_SOURCEBRANCH", "BUILD_SOURCEBRANCH"):
+        if os.environ.get(variable):  # Azure Pipelines spells branches refs/heads/<name>
+            return os.environ[variable].removeprefix("refs/heads/")
     return None
 
 

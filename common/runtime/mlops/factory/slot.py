@@ -18,7 +18,8 @@ SOURCE_DIR = "src"  # the model packages: also the code snapshot of Azure ML com
 TESTS_DIR = "tests"
 DATA_DIR = "data"
 PAGES_DIR = "docs/models"
-WORKFLOWS_DIR = ".github/workflows"
+WORKFLOWS_DIR = ".github/workflows"  # a factory on GitHub Actions (ci_platform github)
+PIPELINES_DIR = ".azure-pipelines"  # a factory on Azure DevOps (ci_platform azure-devops)
 WORKFLOW_KINDS = ("pr", "cd", "retrain")
 PROVENANCE_FILE = "promotion.yaml"
 # The shared code whose changes also trigger every slot's workflows.
@@ -100,10 +101,19 @@ class Slot:
         """Every workflow of the slot."""
         return tuple(self.workflow(kind) for kind in WORKFLOW_KINDS)
 
+    def azure_pipeline(self, kind: str) -> str:
+        """One of the slot's Azure Pipelines, in a factory on Azure DevOps: `pr`, `cd` or `retrain`."""
+        return f"{PIPELINES_DIR}/{self.model}-{kind}.yml"
+
+    @property
+    def azure_pipelines(self) -> tuple[str, ...]:
+        """Every Azure Pipeline of the slot."""
+        return tuple(self.azure_pipeline(kind) for kind in WORKFLOW_KINDS)
+
     @property
     def paths(self) -> tuple[str, ...]:
-        """Every folder and file the slot holds: all that a promotion may change."""
-        return (self.folder, self.package, self.tests, self.data, self.page, *self.workflows)
+        """Every folder and file the slot holds: all that a promotion may change (a factory has one platform's CI)."""
+        return (self.folder, self.package, self.tests, self.data, self.page, *self.workflows, *self.azure_pipelines)
 
     @property
     def owned_folders(self) -> tuple[str, ...]:
@@ -118,7 +128,7 @@ class Slot:
 
     @property
     def trigger_paths(self) -> tuple[str, ...]:
-        """The `paths` filter of the slot's workflows: its own folders and the shared code."""
+        """The path filter of the slot's workflows and pipelines: its own folders and the shared code."""
         return tuple(f"{folder}/**" for folder in (self.package, self.tests, self.folder, self.data, *SHARED_CODE))
 
 
