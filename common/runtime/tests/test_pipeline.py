@@ -222,7 +222,7 @@ def test_runner_logs_params_metrics_dataset_and_results_in_one_run(
     assert len(logged.data.tags["evaluation.digest"]) == 64 == len(run.tags["evaluation.rows_digest"])
     assert [d.dataset.name for d in logged.inputs.dataset_inputs] == ["toy@3"]
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(run.run_id)}
-    assert artifacts == {"model", "score_report", "predictions", "logs"}
+    assert artifacts == {"score_report", "predictions", "logs"}  # the model is a Logged Model of its own
 
 
 def test_runner_reports_a_failing_step_and_marks_the_run_failed(
