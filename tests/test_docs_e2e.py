@@ -191,7 +191,8 @@ def test_the_prototype_readme_runs_literally_with_hooks_on(chain: Chain) -> None
     assert logged.data.tags["mlflow.source.git.commit"] == head(chain, PROTOTYPE)
     assert logged.data.tags["git.dirty"] == "false"
     assert logged.inputs.dataset_inputs[0].dataset.digest and len(logged.data.tags["dataset.digest"]) == 64
-    model = mlflow.pyfunc.load_model(f"{logged.info.artifact_uri}/model")
+    (output,) = logged.outputs.model_outputs  # the model is an MLflow 3 Logged Model of the run
+    model = mlflow.pyfunc.load_model(client.get_logged_model(output.model_id).artifact_location)
     assert model.metadata.signature is not None
 
 

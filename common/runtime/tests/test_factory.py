@@ -100,8 +100,16 @@ def test_first_passing_run_registers_a_champion_with_full_lineage(slot: Path, ca
     assert cli.main(["run", "toy"]) == 0
     assert aliases() == {"champion": "1", "challenger": "1"}
     version = registry.client().get_model_version("toy", "1")
-    for tag in ("dataset.name", "dataset.version", "dataset.digest", "params", "metric.roc_auc", "predictions_uri"):
+    for tag in (
+        "dataset.name",
+        "dataset.version",
+        "dataset.digest",
+        "dataset.mlflow_digest",
+        "params",
+        "predictions_uri",
+    ):
         assert version.tags[tag], tag
+    assert registry.version_metrics(registry.client(), version) == {"roc_auc": 0.8, "accuracy": 0.7}
     assert version.tags["gate.verdict"] == "passed"
     assert "Gate for toy: PASSED" in capsys.readouterr().out
 

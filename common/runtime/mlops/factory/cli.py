@@ -28,9 +28,7 @@ def status(model: str) -> str:
         by_version.setdefault(str(number), []).append(alias)
     rows = []
     for version in found:
-        metrics = ", ".join(
-            f"{k[7:]}={float(v):.4f}" for k, v in sorted(version.tags.items()) if k.startswith("metric.")
-        )
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(registry.version_metrics(mlflow, version).items()))
         aliases = ", ".join(f"@{alias}" for alias in sorted(by_version.get(str(version.version), [])))
         dataset = f"{version.tags.get('dataset.name', '?')} v{version.tags.get('dataset.version', '?')}"
         rows.append((f"v{version.version}", aliases, metrics, dataset, version.run_id))

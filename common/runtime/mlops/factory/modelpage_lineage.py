@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops.factory.modelpage_sections import table
 from mlops.pipeline.tracking import tracking_uri
@@ -16,6 +17,7 @@ LINEAGE_ROWS = (
     ("dataset.name", "dataset"),
     ("dataset.version", "dataset version"),
     ("dataset.digest", "dataset digest (sha256)"),
+    ("dataset.mlflow_digest", "MLflow dataset digest (first 10,000 rows)"),
     ("mlflow.source.git.commit", "factory commit"),
     ("git.dirty", "uncommitted changes when trained"),
     ("promotion.source", "promoted from"),
@@ -84,6 +86,14 @@ def registered_versions(model: str) -> list[RegisteredVersion] | None:
     chosen = [v for v in (champion, found[0]) if v is not None]
     unique = list({str(v.version): v for v in chosen}.values())
     return [
-        RegisteredVersion(str(v.version), tuple(sorted(by_version.get(str(v.version), []))), dict(v.tags))
+        RegisteredVersion(str(v.version), tuple(sorted(by_version.get(str(v.version), []))), _with_metrics(mlflow, v))
         for v in unique
     ]
+
+
+def _with_metrics(client: Any, version: Any) -> dict[str, str]:
+    """A version's tags with its metrics as `metric.` entries, wherever the registry keeps them."""
+    from mlops.factory import registry
+
+    metrics = registry.version_metrics(client, version)
+    return {**version.tags, **{f"{registry.METRIC_TAG}{key}": repr(value) for key, value in metrics.items()}}

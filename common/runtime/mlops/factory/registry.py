@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlops.factory.gate import Verdict
 from mlops.pipeline.lineage import EVALUATION_TAGS
+from mlops.pipeline.logged_model import MLFLOW_DIGEST, MODEL_ARTIFACT, logged_model_id
 from mlops.pipeline.steps import PipelineRun
-from mlops.pipeline.tracking import mlflow_client
+from mlops.pipeline.tracking import mlflow_client, tracking_uri
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+LOGGED_MODEL_URI = "models:/"  # + a Logged Model's id (m-...): the source of a version that is a Logged Model
+METRIC_TAG = "metric."  # a version's metric, as a tag, where its model is not a Logged Model
 LINEAGE_TAGS = (
     "dataset.name",
     "dataset.version",
     "dataset.digest",
+    MLFLOW_DIGEST,
     "dataset.path",
     "mlflow.source.git.commit",
     "git.dirty",
@@ -65,10 +70,16 @@ def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
         return None
 
 
-def lineage(run: PipelineRun, params: dict[str, Any], verdict: Verdict) -> dict[str, str]:
-    """Tags that tie a model version to its data, code, template, params, metrics and test predictions."""
+def lineage(
+    run: PipelineRun, params: dict[str, Any], verdict: Verdict, *, metrics_in_tags: bool = True
+) -> dict[str, str]:
+    """Tags that tie a model version to its data, code, template, params, test predictions (and metrics if asked).
+
+    A version of a Logged Model reads its metrics from that model; one registered from a run path keeps them here.
+    """
     tags = {key: run.tags[key] for key in LINEAGE_TAGS if key in run.tags}
-    tags.update({f"metric.{key}": repr(value) for key, value in run.metrics.items()})
+    if metrics_in_tags:
+        tags.update({f"{METRIC_TAG}{key}": repr(value) for key, value in run.metrics.items()})
     tags["params"] = json.dumps(params, sort_keys=True, default=str)[:5000]
     tags["predictions_uri"] = f"runs:/{run.run_id}/predictions/predictions.csv"  # portable, unlike a local path
     tags["gate.verdict"] = "passed" if verdict.passed else "rejected"
@@ -88,10 +99,15 @@ def register(
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description=f"Model factory slot {name}")
-    artifact_uri = client.get_run(run.run_id).info.artifact_uri
-    version = client.create_model_version(
-        name, source=f"{artifact_uri}/model", run_id=run.run_id, tags=lineage(run, params, verdict)
-    )
+    model_id = logged_model_id(client, run.run_id)
+    tags = lineage(run, params, verdict, metrics_in_tags=model_id is None)
+    if model_id is not None:
+        source = f"{LOGGED_MODEL_URI}{model_id}"
+    else:  # a server without Logged Models: the model is the run's artifact
+        source = f"{client.get_run(run.run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
+    version = client.create_model_version(name, source=source, run_id=run.run_id, tags=tags, model_id=model_id)
+    if model_id is not None:
+        _list_version_on_model(client, model_id, name, str(version.version))
     changes = [_set_alias(client, name, CHALLENGER, version.version)]
     if version_by_alias(client, name, CHAMPION) is None:
         changes.append(_set_alias(client, name, CHAMPION, version.version))
@@ -125,10 +141,54 @@ def rollback(client: Any, name: str, version: str) -> AliasChange:
     return _set_alias(client, name, CHAMPION, target.version)
 
 
+def version_model_id(version: Any) -> str | None:
+    """The Logged Model a registered version is, or None for a version registered from a run path.
+
+    MLflow's SQL registry (3.17) does not store a version's `model_id`; the source `models:/<model_id>` it keeps is
+    the same link, and the one read when the field is empty.
+    """
+    if getattr(version, "model_id", None):
+        return str(version.model_id)
+    source = str(version.source or "")
+    found = source.removeprefix(LOGGED_MODEL_URI)
+    return found if source.startswith(LOGGED_MODEL_URI) and found.startswith("m-") and "/" not in found else None
+
+
+def version_metrics(client: Any, version: Any) -> dict[str, float]:
+    """A version's metrics: its Logged Model's, or the `metric.` tags of a version registered from a run path."""
+    model_id = version_model_id(version)
+    if model_id is not None:
+        return {metric.key: float(metric.value) for metric in client.get_logged_model(model_id).metrics or []}
+    return {key[len(METRIC_TAG) :]: float(value) for key, value in version.tags.items() if key.startswith(METRIC_TAG)}
+
+
+def download_version(client: Any, name: str, version: str, target: Path) -> Path:
+    """A registered version's MLflow model folder, downloaded under `target`, wherever the registry keeps it."""
+    import os
+
+    import mlflow.artifacts
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one summary line, not a bar per file
+    source, store = client.get_model_version_download_uri(name, str(version)), tracking_uri()
+    folder = mlflow.artifacts.download_artifacts(
+        artifact_uri=source, dst_path=str(target), tracking_uri=store, registry_uri=store
+    )
+    return Path(folder)
+
+
 def versions(client: Any, name: str) -> list[Any]:
     """Every registered version of a model, newest first."""
     found = client.search_model_versions(f"name = '{name}'")
     return sorted(found, key=lambda v: int(v.version), reverse=True)
+
+
+def _list_version_on_model(client: Any, model_id: str, name: str, version: str) -> None:
+    """Name the new version on its Logged Model, as `mlflow.register_model` does (MLflow's UI lists it there)."""
+    from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
+
+    listed = json.loads(client.get_logged_model(model_id).tags.get(MLFLOW_MODEL_VERSIONS) or "[]")
+    listed.append({"name": name, "version": version})
+    client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(listed)})
 
 
 def _set_alias(client: Any, name: str, alias: str, version: str) -> AliasChange:

@@ -9,13 +9,11 @@ server enforces, and a request that breaks it gets a 400 answer that says why.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from mlops.factory import registry
-from mlops.pipeline.tracking import tracking_uri
 
 LOCALHOST = "127.0.0.1"
 DEFAULT_PORT = 5000  # `mlflow models serve`'s own default
@@ -23,19 +21,12 @@ DEFAULT_PORT = 5000  # `mlflow models serve`'s own default
 
 def fetch_model(client: Any, name: str, alias: str, target: Path) -> tuple[Any, Path]:
     """The version behind `@alias` and its MLflow model folder, downloaded under `target`."""
-    import mlflow.artifacts
-
     version = registry.version_by_alias(client, name, alias)
     if version is None:
         raise registry.RegistryError(
             f"{name} has no @{alias}: see `factory status {name}` for its versions and aliases"
         )
-    uri = tracking_uri()
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one summary line, not a bar per file
-    folder = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{name}/{version.version}", dst_path=str(target), tracking_uri=uri, registry_uri=uri
-    )
-    return version, Path(folder)
+    return version, registry.download_version(client, name, version.version, target)
 
 
 def serve(name: str, alias: str, port: int, host: str = LOCALHOST) -> int:

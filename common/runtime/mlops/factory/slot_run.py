@@ -39,7 +39,7 @@ def champion_bar(
         return logged.data.metrics[metric], f"v{champion.version}, same evaluation rows (digest {digest})"
 
     def download() -> Path:  # called by rescore once the evaluate step's warm process is starting
-        return Path(mlflow.download_artifacts(champion.run_id, "model", str(workdir / "champion-download")))
+        return registry.download_version(mlflow, name, champion.version, workdir / "champion-download")
 
     metrics = rescore(folder, run, download, workdir / "champion", Path.cwd(), quiet=quiet, verbose=verbose)
     if metric not in metrics:

@@ -24,6 +24,7 @@ EVALUATION_ROWS = "evaluation.rows_digest"
 EVALUATION_STEP = "evaluation.step_digest"
 EVALUATION_METRIC = "evaluation.metric"
 EVALUATION_TAGS = (EVALUATION_DIGEST, EVALUATION_ROWS, EVALUATION_STEP, EVALUATION_METRIC)
+DATASET_DIGEST = "dataset.digest"  # sha256 of every byte of the data, beside MLflow's digest of its first 10,000 rows
 STEP_RUNNER_TAG = "pipeline.step_runner"  # warm or subprocess: how the steps were started (timings depend on it)
 
 
@@ -40,7 +41,7 @@ def run_tags(
         "model_name": folder.config.model_name,
         "dataset.name": folder.dataset.name,
         "dataset.version": folder.dataset.version,
-        "dataset.digest": digest,
+        DATASET_DIGEST: digest,
         "dataset.path": data,
         "pipeline.workdir": relative(workdir, repo_root),
     }

@@ -2,7 +2,7 @@
 
 MLflow start-up (imports, database migrations) happens on that thread, so a two-core machine spends that time in
 parallel with the first steps. The run gets params, metrics, step timings, the dataset, every result folder and
-each step's log.
+each step's log; the model is a Logged Model linked to the run (logged_model.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops.pipeline.config import ModelFolder
-from mlops.pipeline.lineage import EVALUATION_TAGS, STEP_RUNNER_TAG, evaluation_tags
+from mlops.pipeline.lineage import DATASET_DIGEST, EVALUATION_TAGS, STEP_RUNNER_TAG, evaluation_tags
+from mlops.pipeline.logged_model import MLFLOW_DIGEST, log_trained_model
 from mlops.pipeline.steps import Echo, PipelineRun, read_metrics
 from mlops.pipeline.tables import render_table
 from mlops.pipeline.tracking import mlflow_client, tracking_uri
@@ -105,9 +106,13 @@ def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun,
     params = [Param(k, v[:6000]) for k, v in flatten(folder.params).items()]
     tags = [RunTag(key, result.tags[key]) for key in (*EVALUATION_TAGS, STEP_RUNNER_TAG) if key in result.tags]
     client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
-    if data is not None:
-        client.log_inputs(run_id, datasets=[_dataset_input(folder, data, DatasetInput, InputTag)])
-    for key in ("model", "score_report", "predictions"):
+    dataset = None if data is None else _dataset_input(folder, data, result.dataset_digest, DatasetInput, InputTag)
+    if dataset is not None:
+        client.log_inputs(run_id, datasets=[dataset])
+        result.tags = {**result.tags, MLFLOW_DIGEST: dataset.dataset.digest}
+        client.set_tag(run_id, MLFLOW_DIGEST, dataset.dataset.digest)
+    log_trained_model(client, run_id, folder, result, dataset)
+    for key in ("score_report", "predictions"):
         client.log_artifacts(run_id, str(result.result(folder, key)), key)
     _log_step_logs(client, run_id, result.logs)
     client.set_terminated(run_id, status="FINISHED")
@@ -119,8 +124,11 @@ def _log_step_logs(client: Any, run_id: str, logs: Mapping[str, Path]) -> None:
         client.log_artifact(run_id, str(path), "logs")
 
 
-def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_tag: Any) -> Any:
-    """The dataset as an MLflow input: name, version, source path and MLflow's content digest."""
+def _dataset_input(folder: ModelFolder, data: Path, digest: str, dataset_input: Any, input_tag: Any) -> Any:
+    """The dataset as an MLflow input: name, version, source path, MLflow's digest and the full-content one beside it.
+
+    MLflow's pandas digest hashes only the first 10,000 rows; `digest` is the sha256 of every byte of the data.
+    """
     import mlflow.data
     import pandas as pd
     from mlflow.entities import Dataset
@@ -138,7 +146,7 @@ def _dataset_input(folder: ModelFolder, data: Path, dataset_input: Any, input_ta
         fields = dataset.to_dict()  # public: name, digest, source, source_type, schema, profile
     keys = ("name", "digest", "source_type", "source", "schema", "profile")
     entity = Dataset(**{key: fields.get(key) for key in keys})
-    return dataset_input(entity, tags=[input_tag("mlflow.data.context", "training")])
+    return dataset_input(entity, tags=[input_tag("mlflow.data.context", "training"), input_tag(DATASET_DIGEST, digest)])
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
