@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from mlflow.exceptions import MlflowException
 
 from mlops.factory import cli, registry, slot_run
 from mlops.factory.gate import EXIT_REJECTED
@@ -35,6 +36,7 @@ from mlops.pipeline.runner import run_pipeline
 pytestmark = pytest.mark.slow  # each server takes seconds to start; two start here
 MakeSlot = Callable[..., Path]
 TOKEN = "team-registry-token"  # noqa: S105 - a test value, never a real secret
+READ_TOKEN = "team-registry-read-only"  # noqa: S105 - accepted for reads (GET) only, as a gateway might
 
 
 def free_port() -> int:
@@ -94,7 +96,7 @@ class MlflowServer:
 
 
 class TokenProxy(ThreadingHTTPServer):
-    """A reverse proxy to the server that answers 401 to any request without `Authorization: Bearer TOKEN`."""
+    """A reverse proxy to the server: 401 without `Authorization: Bearer TOKEN`, 403 for a write with READ_TOKEN."""
 
     def __init__(self, upstream: int) -> None:
         super().__init__(("127.0.0.1", 0), _Forward)
@@ -114,11 +116,12 @@ class _Forward(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _forward(self) -> None:
-        authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}"
+        given = self.headers.get("Authorization")
+        authorized = given == f"Bearer {TOKEN}" or (given == f"Bearer {READ_TOKEN}" and self.command == "GET")
         self.server.seen.append((self.command, self.path, authorized))
         body = self._body()
         if not authorized:
-            self.send_response(401)
+            self.send_response(403 if given == f"Bearer {READ_TOKEN}" else 401)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -238,6 +241,24 @@ def test_without_the_token_the_registry_refuses_and_the_factory_says_so(
     with pytest.raises(registry.RegistryError, match="failed during the gate .*401.*nothing was registered"):
         slot_run.gate_and_register(load_model_folder(folder), run, tmp_path / "work")
     assert proxy.seen[-1][2] is False
+
+
+def test_a_read_only_token_shows_the_champion_and_checks_drift_but_cannot_write(
+    proxy: TokenProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_model_folder: MakeSlot
+) -> None:
+    add_slot(tmp_path, make_model_folder, "read_only", 0.8)
+    assert cli.main(["run", "read_only"]) == 0
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", READ_TOKEN)  # what a pull request's job would hold
+    start = len(proxy.seen)
+    assert cli.main(["status", "read_only"]) == 0
+    scores = pd.DataFrame({"score": [round(0.8 * (i % 10) / 10, 3) for i in range(200)]})
+    scores.to_csv(tmp_path / "production.csv", index=False)
+    assert cli.main(["drift", "read_only", "--predictions", str(tmp_path / "production.csv")]) == 0
+    # Only reads got through; MLflow also tries a logged-model search (a POST) and does without when it is refused.
+    assert {method for method, _, passed in proxy.seen[start:] if passed} == {"GET"}
+    with pytest.raises(MlflowException, match="403"):
+        registry.client().set_registered_model_alias("read_only", "champion", "1")
+    assert aliases("read_only") == {"champion": "1", "challenger": "1"}
 
 
 def gate_together(monkeypatch: pytest.MonkeyPatch, jobs: list[tuple[Path, Path]]) -> list[object]:
