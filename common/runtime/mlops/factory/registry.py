@@ -2,24 +2,26 @@
 
 Aliases, not stages: `challenger` is the latest version that passed the gate, `champion` the one
 in production. A factory with no champion takes its first gated version as champion; after that
-only `promote-champion` (an approval) or `rollback` moves it.
+only `promote-champion` (an approval) or `rollback` moves it. Registration is guarded by
+`alias_guard`: a run aliases only the registry state its gate judged against.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mlops.factory import alias_guard
 from mlops.factory.gate import Verdict
 from mlops.pipeline.lineage import EVALUATION_TAGS
 from mlops.pipeline.logged_model import MLFLOW_DIGEST, MODEL_ARTIFACT, logged_model_id
 from mlops.pipeline.steps import PipelineRun
 from mlops.pipeline.tracking import mlflow_client, tracking_uri
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
+CHAMPION = alias_guard.CHAMPION
+CHALLENGER = alias_guard.CHALLENGER
 LOGGED_MODEL_URI = "models:/"  # + a Logged Model's id (m-...): the source of a version that is a Logged Model
 METRIC_TAG = "metric."  # a version's metric, as a tag, where its model is not a Logged Model
 LINEAGE_TAGS = (
@@ -66,8 +68,10 @@ def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
 
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as error:
+        if error.error_code in alias_guard.NOT_FOUND:
+            return None
+        raise  # a server that fails is not "no champion": the gate must not judge against the threshold only
 
 
 def lineage(
@@ -88,30 +92,74 @@ def lineage(
 
 
 def register(
-    client: Any, name: str, run: PipelineRun, params: dict[str, Any], verdict: Verdict
+    client: Any,
+    name: str,
+    run: PipelineRun,
+    params: dict[str, Any],
+    verdict: Verdict,
+    seen: alias_guard.Snapshot | None = None,
 ) -> tuple[Any, list[AliasChange]]:
-    """Register the run's model as a new version, alias it challenger (and champion if there is none)."""
+    """Register the run's model as a new version, alias it challenger (and champion if there is none).
+
+    `seen` is the registry as the gate read it; the aliases are written only if it is still so (`alias_guard`).
+    """
     from mlflow.exceptions import MlflowException
 
     if not verdict.passed:
         raise RegistryError(f"{name}: the gate rejected run {run.run_id}; nothing is registered")
+    seen = seen or alias_guard.snapshot(client, name)
     try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description=f"Model factory slot {name}")
-    model_id = logged_model_id(client, run.run_id)
-    tags = lineage(run, params, verdict, metrics_in_tags=model_id is None)
-    if model_id is not None:
-        source = f"{LOGGED_MODEL_URI}{model_id}"
-    else:  # a server without Logged Models: the model is the run's artifact
-        source = f"{client.get_run(run.run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
-    version = client.create_model_version(name, source=source, run_id=run.run_id, tags=tags, model_id=model_id)
-    if model_id is not None:
-        _list_version_on_model(client, model_id, name, str(version.version))
-    changes = [_set_alias(client, name, CHALLENGER, version.version)]
-    if version_by_alias(client, name, CHAMPION) is None:
-        changes.append(_set_alias(client, name, CHAMPION, version.version))
+        alias_guard.check_aliases_unchanged(client, name, seen)
+        _ensure_registered_model(client, name)
+        model_id = logged_model_id(client, run.run_id)
+        tags = lineage(run, params, verdict, metrics_in_tags=model_id is None)
+        if model_id is not None:
+            source = f"{LOGGED_MODEL_URI}{model_id}"
+        else:  # a server without Logged Models: the model is the run's artifact
+            source = f"{client.get_run(run.run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
+        version = client.create_model_version(name, source=source, run_id=run.run_id, tags=tags, model_id=model_id)
+        alias_guard.check_first_of_concurrent(client, name, seen, int(version.version))
+        if model_id is not None:
+            _list_version_on_model(client, model_id, name, str(version.version))
+    except alias_guard.AliasConflict as error:
+        raise RegistryError(str(error)) from error
+    except MlflowException as error:
+        raise RegistryError(
+            f"{name}: the MLflow server failed while registering ({server_failure(error)}); nothing was aliased "
+            f"(a version may be registered without an alias). Check `factory status {name}`, then re-run."
+        ) from error
+    changes: list[AliasChange] = []
+    try:
+        alias_guard.check_aliases_unchanged(client, name, seen)
+        changes.append(_set_alias(client, name, CHALLENGER, version.version))
+        if seen.champion is None:
+            alias_guard.check_aliases_unchanged(client, name, replace(seen, challenger=str(version.version)))
+            changes.append(_set_alias(client, name, CHAMPION, version.version))
+    except alias_guard.AliasConflict as error:
+        raise RegistryError(f"{error} Aliases written before: {', '.join(map(str, changes)) or 'none'}.") from error
+    except MlflowException as error:
+        raise RegistryError(
+            f"{name}: the MLflow server failed while aliasing v{version.version} ({server_failure(error)}); aliases "
+            f"written before the failure: {', '.join(map(str, changes)) or 'none'}. Check `factory status {name}`."
+        ) from error
     return version, changes
+
+
+def server_failure(error: Exception) -> str:
+    """The first line of an MLflow client error, short enough for a message."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return first if len(first) <= 300 else first[:297] + "..."
+
+
+def _ensure_registered_model(client: Any, name: str) -> None:
+    """Create the registered model unless it exists (another run may create it at the same moment)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name, description=f"Model factory slot {name}")
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
 
 
 def promote_champion(client: Any, name: str) -> AliasChange:

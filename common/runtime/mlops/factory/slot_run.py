@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlops.factory import github_actions, registry
+from mlops.factory import alias_guard, github_actions, registry
 from mlops.factory.gate import Verdict, judge, rescore_reason
 from mlops.factory.rescore import rescore
 from mlops.factory.slot import slot_folder
@@ -71,13 +71,22 @@ def gate_and_register(
             f"{folder.path / CONFIG_FILE}: primary_metric {metric!r} is not among the metrics the evaluate step "
             f"wrote ({sorted(run.metrics)})"
         )
+    from mlflow.exceptions import MlflowException
+
     mlflow = registry.client()
-    bar, note = champion_bar(mlflow, folder, run, workdir, quiet=quiet, verbose=verbose)
-    verdict = judge(folder.config, run.metrics[metric], bar, note)
-    print(github_actions.publish(verdict.table()))
-    mlflow.set_tag(run.run_id, "gate.verdict", "passed" if verdict.passed else "rejected")
+    try:
+        seen = alias_guard.snapshot(mlflow, model)  # the state the gate judges against; registration checks it
+        bar, note = champion_bar(mlflow, folder, run, workdir, quiet=quiet, verbose=verbose)
+        verdict = judge(folder.config, run.metrics[metric], bar, note)
+        print(github_actions.publish(verdict.table()))
+        mlflow.set_tag(run.run_id, "gate.verdict", "passed" if verdict.passed else "rejected")
+    except MlflowException as error:
+        raise registry.RegistryError(
+            f"{model}: the MLflow server (MLFLOW_TRACKING_URI) failed during the gate "
+            f"({registry.server_failure(error)}); nothing was registered or aliased. Check the server, then re-run."
+        ) from error
     if verdict.passed:
-        version, changes = registry.register(mlflow, model, run, folder.params, verdict)
+        version, changes = registry.register(mlflow, model, run, folder.params, verdict, seen)
         print(f"Registered {model} v{version.version}: " + ", ".join(map(str, changes)))
         github_actions.set_outputs(verdict="passed", version=str(version.version))
     else:
