@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -160,7 +161,7 @@ def champion_versions(root: Path, name: str) -> int:
     return int(run([uv(), "run", "python", "-c", code], root).strip().splitlines()[-1])
 
 
-def test_drift_against_the_champions_logged_predictions_flags_only_a_shift(
+def test_drift_against_the_champions_logged_test_rows_names_what_shifted(
     factory: Path, story: tuple[str, Story], tmp_path: Path
 ) -> None:
     model = story[0]
@@ -170,14 +171,20 @@ def test_drift_against_the_champions_logged_predictions_flags_only_a_shift(
         f"print(c.download_artifacts(v.run_id, 'predictions/predictions.csv', {str(tmp_path)!r}))"
     )
     reference = Path(run([uv(), "run", "python", "-c", code], factory).strip().splitlines()[-1])
-    frame = pd.read_csv(reference)  # the champion's logged test predictions
-    column = "score" if "score" in frame else "prediction"
+    frame = pd.read_csv(reference)  # the champion's logged test rows with its predictions
     frame.sample(frac=1.0, random_state=3).to_csv(tmp_path / "like-test.csv", index=False)
-    frame.assign(**{column: frame[column] * 1.6 + frame[column].std()}).to_csv(tmp_path / "shifted.csv", index=False)
     code, output = factory_command(factory, "drift", model, "--predictions", str(tmp_path / "like-test.csv"))
     assert code == 0, output
-    code, output = factory_command(factory, "drift", model, "--predictions", str(tmp_path / "shifted.csv"))
-    assert code == 1 and "DRIFT" in output
+    # Production rows alone: the champion scores them itself, and the shifted input is named.
+    target = yaml.safe_load((factory / "mlops" / model / "dataset.yaml").read_text())["target"]
+    feature = [name for name in frame.select_dtypes("number") if name not in (target, "prediction", "score")][1]
+    rows = frame.drop(columns=[name for name in ("prediction", "score") if name in frame])
+    rows.assign(**{feature: rows[feature] * 2 + rows[feature].std()}).to_csv(tmp_path / "rows.csv", index=False)
+    report = tmp_path / "report"
+    code, output = factory_command(factory, "drift", model, "--data", str(tmp_path / "rows.csv"), "--out", str(report))
+    assert code == REJECTED, output
+    assert feature in json.loads((report / "drift.json").read_text())["drifted_columns"]
+    assert (report / "drift.png").stat().st_size > 10_000
 
 
 def test_raw_data_that_breaks_the_contract_stops_the_run_at_prep_and_registers_nothing(factory: Path) -> None:

@@ -94,6 +94,9 @@ def compare(
         if name in reference.columns and name in production.columns
     ]
     notes = [f"{name}: not in the champion's logged test rows" for name in kinds if name not in reference.columns]
+    absent = [name for name in kinds if name in reference.columns and name not in production.columns]
+    if absent:
+        notes.append(f"not in the production rows, untested: {', '.join(absent)}")
     column = next((c for c in PREDICTION_COLUMNS if c in reference.columns and c in predicted.columns), None)
     if column is not None:
         kind: Kind = "categorical" if labels and column == "prediction" else "numeric"

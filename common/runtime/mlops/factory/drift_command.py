@@ -13,6 +13,8 @@ from mlops.factory.slot import slot_folder
 from mlops.pipeline.config import load_model_folder
 from mlops.pipeline.steps import default_workdir
 
+NEEDS = "factory drift needs --data PATH (production rows), --predictions PATH, or both"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `factory drift`."""
@@ -38,21 +40,23 @@ def run(args: argparse.Namespace) -> int:
     """Compare, write the report folder, log it to MLflow, publish the table; exit 2 on drift."""
     from mlops.factory import drift, drift_inputs, drift_outputs  # pandas, scipy, mlflow: only this command
 
-    if args.data is None and args.predictions is None:
-        raise ValueError("factory drift needs --data PATH (production rows), --predictions PATH, or both")
+    # The production files first: a wrong path fails before MLflow starts.
+    production = None if args.data is None else drift_inputs.read_table(args.data, "--data")
+    predictions = None if args.predictions is None else drift_inputs.read_table(args.predictions, "--predictions")
+    if production is None and predictions is None:
+        raise ValueError(NEEDS)
     folder = load_model_folder(slot_folder(args.model))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the downloads are small: no bars
     client = registry.client()
     with tempfile.TemporaryDirectory() as tmp:
         reference = drift_inputs.champion_reference(client, args.model, folder.dataset.target, Path(tmp))
-        production = None if args.data is None else drift_inputs.read_table(args.data, "--data")
         if production is not None:
             drift_inputs.missing_columns(production, reference, args.data)
-        if args.predictions is not None:
-            predictions = drift_inputs.read_table(args.predictions, "--predictions")
-        elif production is not None:
-            predictions = drift_inputs.champion_predictions(client, reference, production, Path(tmp))
+            if predictions is None:
+                predictions = drift_inputs.champion_predictions(client, reference, production, Path(tmp))
     production = predictions if production is None else production  # a predictions file may hold the inputs too
+    if production is None or predictions is None:  # cannot happen (checked above); tells the type checker so
+        raise ValueError(NEEDS)
     report = drift.compare(
         reference.rows,
         production,
