@@ -51,8 +51,9 @@ def test_a_schema_module_from_before_the_contract_passes_on_its_target() -> None
             "src/toy/schema.py: COLUMNS['colour'] must give a role (numeric, categorical, target) and a dtype",
         ),
         ({"src/toy/schema.py": "COLUMNS = dict(x=1)\n"}, "src/toy/schema.py: COLUMNS must be a literal dict"),
+        ({"src/toy/schema.py": "COLUMNS = {\n"}, "src/toy/schema.py: line 1: '{' was never closed"),
     ],
-    ids=["missing", "no target", "two targets", "unknown role", "computed columns"],
+    ids=["missing", "no target", "two targets", "unknown role", "computed columns", "not Python"],
 )
 def test_a_broken_schema_is_refused_naming_the_file_field_and_fix(files: dict[str, str], message: str) -> None:
     with pytest.raises(SpecError) as error:

@@ -86,7 +86,10 @@ def check_schema(model: str, target: str, manifest: str, read: Reader) -> None:
             f"{path} does not exist: the model package declares its data contract there (COLUMNS, with the target "
             f"{target!r} of {manifest}); add it as the template's example model has it"
         )
-    constants = schema_constants(source)
+    try:
+        constants = schema_constants(source)
+    except SyntaxError as error:
+        raise SpecError(f"{path}: line {error.lineno}: {error.msg}: the data contract must be valid Python") from None
     columns = constants.get("COLUMNS")
     if "COLUMNS" not in constants and isinstance(constants.get("TARGET"), str):
         declared = [constants["TARGET"]]
