@@ -123,6 +123,7 @@ IMMUTABLE = [
     ("factory", None, {"template": "model", "model_name": "churn"}, ["cannot turn the factory base", "plain copy"]),
     ("factory", SLOT, {"template": "factory"}, [f"template is model in {SLOT}", "a slot stays a slot"]),
     ("factory", SLOT, {"model_name": "fraud"}, [f"model_name is churn in {SLOT}", "--data model_name=fraud"]),
+    ("prototype", None, {"ci_platform": "azure-devops"}, ["ci_platform is github", "--data template=prototype"]),
     ("factory", None, {"ci_platform": "azure-devops"}, ["ci_platform is github", "--data ci_platform=azure-devops"]),
     ("factory", SLOT, {"ci_platform": "azure-devops"}, ["ci_platform is github", "GitHub Actions workflows"]),
 ]
