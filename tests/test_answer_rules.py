@@ -90,13 +90,13 @@ def prompts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield shown
 
 
-def test_an_interactive_update_of_a_prototype_asks_neither_template_nor_model_name(
+def test_an_interactive_update_of_a_prototype_asks_neither_template_nor_model_name_nor_ci_platform(
     prototype: Path, prompts: list[str]
 ) -> None:
     before = snapshot(prototype)
     update(prototype, defaults=False)
     assert "project_name" in prompts  # the other answers are asked again, with the recorded ones as defaults
-    assert not {"template", "model_name", "problem_type"} & set(prompts)
+    assert not {"template", "model_name", "problem_type", "ci_platform"} & set(prompts)
     assert snapshot(prototype) == before
 
 
@@ -114,7 +114,7 @@ def test_an_interactive_copy_asks_template_and_model_name(plain: Path, tmp_path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         copier.run_copy(str(plain), str(tmp_path / "repo"), quiet=True)
-    assert {"template", "model_name", "problem_type", "project_name"} <= set(prompts)
+    assert {"template", "model_name", "problem_type", "project_name", "ci_platform"} <= set(prompts)
 
 
 IMMUTABLE = [
@@ -123,6 +123,7 @@ IMMUTABLE = [
     ("factory", None, {"template": "model", "model_name": "churn"}, ["cannot turn the factory base", "plain copy"]),
     ("factory", SLOT, {"template": "factory"}, [f"template is model in {SLOT}", "a slot stays a slot"]),
     ("factory", SLOT, {"model_name": "fraud"}, [f"model_name is churn in {SLOT}", "--data model_name=fraud"]),
+    ("prototype", None, {"ci_platform": "azure-devops"}, ["ci_platform is github", "--data template=prototype"]),
     ("factory", None, {"ci_platform": "azure-devops"}, ["ci_platform is github", "--data ci_platform=azure-devops"]),
     ("factory", SLOT, {"ci_platform": "azure-devops"}, ["ci_platform is github", "GitHub Actions workflows"]),
 ]

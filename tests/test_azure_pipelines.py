@@ -1,9 +1,9 @@
-"""Fast tier: a factory on Azure DevOps (ci_platform azure-devops) and its slots' Azure Pipelines.
+"""Fast tier: a factory on Azure DevOps (ci_platform azure-devops) and its slots' Azure Pipelines, and a prototype's.
 
-Every pipeline of every factory option combination passes the Azure Pipelines schema check-jsonschema ships (each
-combination rendered once, pipelines only). A factory with two slots shows that each slot's pull-request filter
-isolates it, that the filters are the Slot value's, that the gate's exit code 2 ends a release without failing it,
-that Azure is reached only through the service connections, and that `factory check` reads the pipeline's cron.
+Every pipeline of every factory and prototype option combination passes the Azure Pipelines schema check-jsonschema
+ships (each combination rendered once, pipelines only). A factory with two slots shows that each slot's pull-request
+filter isolates it, that the filters are the Slot value's, that the gate's exit code 2 ends a release without failing
+it, that Azure is reached only through the service connections, and that `factory check` reads the pipeline's cron.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from mlops.factory.workflows import schedule_problems, workflow_crons
 from mlops.pipeline.config import load_model_folder
 
 AZURE = {"ci_platform": "azure-devops"}
-ALL_FACTORIES = [c for c in combinations(ROOT) if c.application == "factory"]
+MATRIX = combinations(ROOT)
+ALL_FACTORIES = [c for c in MATRIX if c.application == "factory"]
 FACTORIES = [c for c in ALL_FACTORIES if dict(c.answers) | AZURE == dict(c.answers)]
+PROTOTYPES = [c for c in MATRIX if c.application == "prototype" and dict(c.answers) | AZURE == dict(c.answers)]
 # The template with only what the pipelines are made of: copier.yml, the fragments, the pipelines and the answers
 # files (a slot reads the base's). Copier renders every path of a template, so the rest would only cost time.
-PIPELINE_SOURCES = ["copier.yml", "common/fragments/*", "factory-template/*/{=_copier_conf.answers_file=}.jinja"]
-PIPELINE_SOURCES += [f'factory-template/*/{{% if ci_platform == "azure-devops" %}}{PIPELINES_DIR}{{% endif %}}/**/*']
+PIPELINE_SOURCES = ["copier.yml", "common/fragments/*", "*template*/**/{=_copier_conf.answers_file=}.jinja"]
+PIPELINE_SOURCES += [f'*template*/**/{{% if ci_platform == "azure-devops" %}}{PIPELINES_DIR}{{% endif %}}/**/*']
 PIPELINE_SOURCES += ["factory-template/slot/mlops/*/*", "common/model/configs/*"]  # the config `factory check` reads
 SLOTS = {"churn": "", "fares": "0 3 * * 1"}  # fares retrains on a schedule
 SCHEMA = ["--builtin-schema", "vendor.azure-pipelines", "--data-transform", "azure-pipelines"]
@@ -71,6 +73,24 @@ def every_combination(source: Path, tmp_path_factory: pytest.TempPathFactory) ->
         return dict(zip(names, pool.map(render, names, [dict(c.answers) for c in FACTORIES]), strict=True))
 
 
+def render_prototype(source: Path, out: Path, name: str, answers: dict[str, Any]) -> Path:
+    """A prototype's pipeline, applied as users apply it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(
+            str(source), str(out / name), data={"template": "prototype", **answers}, defaults=True, quiet=True
+        )
+    return out / name
+
+
+@pytest.fixture(scope="session")
+def every_prototype(source: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Each prototype combination on Azure DevOps: rendered once, two at a time."""
+    out, names = tmp_path_factory.mktemp("azure-prototypes"), [c.name for c in PROTOTYPES]
+    with ProcessPoolExecutor(2) as pool:
+        return list(pool.map(partial(render_prototype, source, out), names, [dict(c.answers) for c in PROTOTYPES]))
+
+
 @pytest.fixture(scope="module")
 def factory(source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default factory on Azure DevOps with the slots churn and fares."""
@@ -92,19 +112,20 @@ def triggers(root: Path, model: str, path: str) -> bool:
 def test_the_matrix_has_azure_devops_factories_of_every_other_answer() -> None:
     assert len(FACTORIES) * 2 == len(ALL_FACTORIES)
     assert {dict(c.answers)["notifications"] for c in FACTORIES} == {"none", "slack", "teams"}
+    assert len(PROTOTYPES) * 2 == sum(c.application == "prototype" for c in MATRIX)
 
 
 def test_every_pipeline_of_every_combination_passes_the_azure_pipelines_schema(
-    every_combination: dict[str, Path], factory: Path
+    every_combination: dict[str, Path], every_prototype: list[Path], factory: Path
 ) -> None:
-    roots = [*every_combination.values(), factory]  # the factory fixture adds a slot without a schedule
+    roots = [*every_combination.values(), factory, *every_prototype]  # the factory adds a slot without a schedule
     files = [p for root in roots for p in sorted((root / PIPELINES_DIR).rglob("*.yml"))]
-    assert len(files) >= len(FACTORIES) * (2 + 3 + 3)
+    assert len(files) >= len(FACTORIES) * (2 + 3 + 3) + len(PROTOTYPES)
     # Many combinations render a file to the same bytes: validate each distinct file once.
     distinct = {p.read_bytes(): str(p) for p in files}.values()
     done = subprocess.run([tool("check-jsonschema"), *SCHEMA, *distinct], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    for root in every_combination.values():
+    for root in roots:
         assert not (root / ".github").exists()
 
 

@@ -97,6 +97,7 @@ PROTOTYPE = {
     "author": answer(ONE_LINE),
     "python_version": answer(st.sampled_from(["3.11", "3.12", "3.13"])),
     "license": answer(st.sampled_from(["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"])),
+    "ci_platform": answer(st.sampled_from(["github", "azure-devops"])),
 }
 ENVIRONMENT = pattern(r"[a-z][a-z0-9]{1,9}")
 FACTORY = {
@@ -111,7 +112,23 @@ FACTORY = {
     "compute_cluster": answer(pattern(r"[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]")),
     "notifications": answer(st.sampled_from(["none", "slack", "teams"])),
     "python_version": answer(st.sampled_from(["3.11", "3.12", "3.13"])),
+    "ci_platform": answer(st.sampled_from(["github", "azure-devops"])),
 }
+# Asked only on Azure DevOps: a factory on GitHub records no service connection.
+SERVICE_CONNECTION = answer(pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}"))
+
+
+def factory_answers() -> st.SearchStrategy[dict[str, Any]]:
+    """A factory's answers, with a service connection when its CI is Azure DevOps."""
+    return fixed(FACTORY).flatmap(
+        lambda answers: (
+            SERVICE_CONNECTION.map(lambda name: {**answers, "azure_service_connection": name})
+            if answers["ci_platform"] == "azure-devops"
+            else st.just(answers)
+        )
+    )
+
+
 CRON_FIELD = st.sampled_from(["*", "0", "3", "*/5", "1-5", "1,3", "MON"])
 CRON = st.lists(CRON_FIELD, min_size=5, max_size=5).map(" ".join)
 
@@ -301,7 +318,7 @@ def test_fuzzed_prototype_answers_are_refused_by_name_or_render_files_that_parse
 
 
 @settings(FUZZ, max_examples=300)
-@given(answers=fixed(FACTORY))
+@given(answers=factory_answers())
 def test_fuzzed_factory_answers_are_refused_by_name_or_render_files_that_parse(
     family: Family, tally: Any, answers: dict[str, Any]
 ) -> None:

@@ -22,7 +22,7 @@ UPGRADING = "# Upgrading\n\nRead CHANGELOG.md before running copier update.\n"
 def release_v2(repo: Path) -> None:
     """A release that changes a workflow, adds a file, removes a file and changes shared and model code."""
     for workflow in (
-        "prototyping-template/.github/workflows/ci.yml.jinja",
+        'prototyping-template/{% if ci_platform == "github" %}.github{% endif %}/workflows/ci.yml.jinja',
         'factory-template/base/{% if ci_platform == "github" %}.github{% endif %}/workflows/common.yml.jinja',
     ):
         edit(repo / workflow, "timeout-minutes: 20", "timeout-minutes: 25")
