@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlops.pipeline.config import ConfigError, ModelFolder
+from mlops.pipeline.forked_logging import FORKED_LOGGING, ForkedTracker
 from mlops.pipeline.launcher import MODE_VARIABLE
 from mlops.pipeline.lineage import STEP_RUNNER_TAG, run_tags
-from mlops.pipeline.mlflow_logging import finish_tracking, start_tracking
+from mlops.pipeline.mlflow_logging import Tracker, describe_run, finish_tracking, start_tracking
 from mlops.pipeline.steps import (
     Echo,
     PipelineRun,
@@ -27,7 +28,8 @@ from mlops.pipeline.steps import (
     step_log,
     step_outputs,
 )
-from mlops.pipeline.tracking import content_digest
+from mlops.pipeline.tracking import content_digest, tracking_uri
+from mlops.pipeline.warm_launcher import WARM
 
 
 def run_pipeline(
@@ -41,11 +43,14 @@ def run_pipeline(
     echo: Echo = say,
     quiet: bool = False,
     verbose: bool = False,
+    fork_logging: bool = True,
 ) -> PipelineRun:
     """Run every step of the folder's pipeline and log the whole run to MLflow.
 
     Each step's output is streamed as `[step] line` (not when `quiet`: then only step timings and the results);
-    `verbose` also shows each step's command and log file, and how the steps are started.
+    `verbose` also shows each step's command and log file, and how the steps are started. With `fork_logging` (and
+    the warm step runner) the run is logged by a child of the warm process, which has imported MLflow already; a
+    caller that needs MLflow itself afterwards (the factory's gate) logs on a thread of its own process instead.
     """
     data = repo_root / folder.dataset.path
     if not data.exists():
@@ -53,11 +58,17 @@ def run_pipeline(
             f"{folder.path / 'dataset.yaml'}: path: {folder.dataset.path} does not exist under {repo_root}"
         )
     # First: the warm process's imports overlap the digest, git and MLflow start-up.
-    launcher = open_steps(folder.pipeline.steps, repo_root, echo)
+    launcher = open_steps(folder.pipeline.steps, repo_root, echo, also=[FORKED_LOGGING] if fork_logging else [])
     try:
         digest = content_digest(data)
         tags = run_tags(folder, repo_root, digest, folder.dataset.path, workdir, extra_tags)
-        tracker = start_tracking(folder, tags, uri=uri, run_name=run_name)
+        tracker: Tracker
+        if fork_logging and launcher.mode == WARM:  # logged by a child of the warm process, which has MLflow
+            tracker = ForkedTracker(
+                launcher, repo_root, uri or tracking_uri(), describe_run(folder, tags, run_name), echo
+            )
+        else:  # MLflow starts on a thread of this process while the steps run
+            tracker = start_tracking(folder, tags, uri=uri, run_name=run_name)
         named = bindings(folder, repo_root)
         outputs: dict[str, dict[str, Path]] = {}
         timings: dict[str, float] = {}
@@ -85,7 +96,7 @@ def run_pipeline(
             launcher.close()  # before waiting for MLflow: no step or warm process outlives a failure
             tracker.fail({name: path for name, path in logs.items() if path.is_file()})
             raise
+        result = PipelineRun("", "", {}, outputs, timings, digest, {**tags, STEP_RUNNER_TAG: launcher.mode}, logs)
+        return finish_tracking(tracker, folder, result, data, echo, repo_root=repo_root)  # the warm process still up
     finally:
         launcher.close()
-    result = PipelineRun("", "", {}, outputs, timings, digest, {**tags, STEP_RUNNER_TAG: launcher.mode}, logs)
-    return finish_tracking(tracker, folder, result, data, echo, repo_root=repo_root)
