@@ -1,9 +1,10 @@
 """Run a model's pipeline locally: each step as its own process, all of it in one MLflow run.
 
 Steps are forked from a warm process that imported their libraries once (see launcher.py), and their output is
-streamed with the step's name and saved beside their outputs (steps.py). MLflow start-up (imports, database
-migrations) happens on a second thread while the steps run (mlflow_logging.py); the run carries the lineage tags of
-lineage.py. The `pipeline` command is cli.py.
+streamed with the step's name and saved beside their outputs (steps.py). The run is logged to MLflow by a child of
+that warm process once the steps end (forked_logging.py), or, with plain subprocesses, on a second thread of this
+process while they run (mlflow_logging.py); it carries the lineage tags of lineage.py. The `pipeline` command is
+cli.py.
 """
 
 from __future__ import annotations
