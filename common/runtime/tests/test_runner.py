@@ -307,3 +307,23 @@ def test_the_warm_runner_logs_the_run_from_a_forked_child_and_never_imports_mlfl
     assert {a.path for a in MlflowClient(mlflow_uri).list_artifacts(run_id, "logs")} == {
         f"logs/{name}.log" for name in ("prep", "train", "evaluate")
     }
+
+
+def test_the_logging_program_runs_as_a_plain_subprocess_when_there_is_no_warm_process(
+    repo: Path, mlflow_uri: str, no_leftovers: None
+) -> None:
+    from mlflow import MlflowClient
+
+    from mlops.pipeline.forked_logging import ForkedTracker
+    from mlops.pipeline.mlflow_logging import describe_run
+
+    folder = load_model_folder(repo / "configs")
+    log = repo / "work/prep/prep.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("prep ran\n")
+    tracker = ForkedTracker(Launcher(), repo, mlflow_uri, describe_run(folder, {"origin": "test"}), print)
+    tracker.fail({"prep": log})
+    client = MlflowClient(mlflow_uri)
+    failed = client.search_runs([client.get_experiment_by_name("toy").experiment_id])[0]
+    assert failed.info.status == "FAILED" and failed.data.tags["origin"] == "test"
+    assert {a.path for a in client.list_artifacts(failed.info.run_id, "logs")} == {"logs/prep.log"}
