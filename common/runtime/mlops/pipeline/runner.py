@@ -21,6 +21,7 @@ from mlops.pipeline.mlflow_logging import Tracker, describe_run, finish_tracking
 from mlops.pipeline.steps import (
     Echo,
     PipelineRun,
+    StepFailed,
     bindings,
     open_steps,
     resolve_inputs,
@@ -93,8 +94,11 @@ def run_pipeline(
                 echo(f"  step {step.name:<12} {timings[step.name]:6.2f} s")
             if verbose:
                 echo(f"  steps ran {launcher.describe()} ({MODE_VARIABLE}={os.environ.get(MODE_VARIABLE) or 'unset'})")
-        except BaseException:
-            launcher.close()  # before waiting for MLflow: no step or warm process outlives a failure
+        except BaseException as error:
+            # A step that exited with an error has ended: the warm process may still log the failure. Anything else
+            # (Ctrl+C, the runner's own error) stops every step and the warm process before waiting for MLflow.
+            if not isinstance(error, StepFailed):
+                launcher.close()
             tracker.fail({name: path for name, path in logs.items() if path.is_file()})
             raise
         result = PipelineRun("", "", {}, outputs, timings, digest, {**tags, STEP_RUNNER_TAG: launcher.mode}, logs)
