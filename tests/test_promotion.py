@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -24,13 +25,21 @@ def tree(root: Path) -> dict[str, bytes]:
     return files
 
 
-@pytest.fixture
-def repos(tmp_path: Path, template: Path) -> tuple[Path, Path]:
-    """A committed prototype (churn) and a committed factory without slots, from a tagged template."""
-    prototype = render(tmp_path / "prototype", "prototype", src=template)
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory: pytest.TempPathFactory, template: Path) -> tuple[Path, Path]:
+    """A committed prototype (churn) and a committed factory without slots, from a tagged template, rendered once."""
+    root = tmp_path_factory.mktemp("committed")
+    prototype = render(root / "prototype", "prototype", src=template)
     git_commit_all(prototype, "Prototype")
-    factory = render(tmp_path / "factory", "factory", src=template)
+    factory = render(root / "factory", "factory", src=template)
     git_commit_all(factory, "Factory")
+    return prototype, factory
+
+
+@pytest.fixture
+def repos(tmp_path: Path, committed: tuple[Path, Path]) -> tuple[Path, Path]:
+    """This test's own copy of both repositories, git history included: copying is much cheaper than rendering."""
+    prototype, factory = (shutil.copytree(repo, tmp_path / repo.name, symlinks=True) for repo in committed)
     return prototype, factory
 
 

@@ -82,8 +82,8 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
         *(
             f"mlops/pipeline/{name}.py"
             for name in (
-                *("__init__", "cli", "config", "figures", "launcher", "lineage", "logged_model", "mlflow_logging"),
-                *("runner", "spec"),
+                *("__init__", "cli", "config", "figures", "forked_logging", "launcher", "lineage", "logged_model"),
+                *("mlflow_logging", "runner", "spec"),
                 *("step_imports", "steps", "streaming", "subprocess_launcher", "tables", "tracking"),
                 *("warm_launcher", "warm_process", "yaml_models"),
             )

@@ -268,3 +268,62 @@ def test_a_failing_step_fails_the_run_with_its_name_and_stderr_tail_even_when_qu
     failed = client.search_runs([client.get_experiment_by_name("toy").experiment_id])[0]
     assert failed.info.status == "FAILED"
     assert {a.path for a in client.list_artifacts(failed.info.run_id, "logs")} == {"logs/prep.log", "logs/train.log"}
+
+
+# A pipeline run in a fresh interpreter: its run id, and whether that interpreter (the runner) imported MLflow.
+RUN_AND_REPORT = """
+import sys
+from pathlib import Path
+from mlops.pipeline.config import load_model_folder
+from mlops.pipeline.runner import run_pipeline
+root = Path(sys.argv[1])
+run = run_pipeline(load_model_folder(root / "configs"), root, root / "work", uri=sys.argv[2], echo=lambda _: None)
+print(run.run_id, "mlflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_warm_runner_logs_the_run_from_a_forked_child_and_never_imports_mlflow_itself(
+    repo: Path, mode: str, mlflow_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    import mlops
+
+    monkeypatch.setenv(MODE_VARIABLE, mode)
+    monkeypatch.setenv("PYTHONPATH", str(Path(mlops.__path__[0]).parent))
+    argv = [sys.executable, "-c", RUN_AND_REPORT, str(repo), mlflow_uri]
+    done = subprocess.run(argv, cwd=repo, capture_output=True, text=True, check=False)  # noqa: S603  (this interpreter)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id, imported = done.stdout.split()[-2:]
+    # Warm: MLflow is imported by the child that logs; plain subprocesses: on the runner's thread, as before.
+    assert imported == str(mode != "warm")
+    logged = MlflowClient(mlflow_uri).get_run(run_id)
+    assert logged.info.status == "FINISHED" and logged.data.tags[STEP_RUNNER_TAG] == mode
+    assert logged.data.metrics["roc_auc"] == 0.8 and logged.info.start_time < logged.info.end_time
+    assert {a.path for a in MlflowClient(mlflow_uri).list_artifacts(run_id, "logs")} == {
+        f"logs/{name}.log" for name in ("prep", "train", "evaluate")
+    }
+
+
+def test_the_logging_program_runs_as_a_plain_subprocess_when_there_is_no_warm_process(
+    repo: Path, mlflow_uri: str, no_leftovers: None
+) -> None:
+    from mlflow import MlflowClient
+
+    from mlops.pipeline.forked_logging import ForkedTracker
+    from mlops.pipeline.mlflow_logging import describe_run
+
+    folder = load_model_folder(repo / "configs")
+    log = repo / "work/prep/prep.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("prep ran\n")
+    tracker = ForkedTracker(Launcher(), repo, mlflow_uri, describe_run(folder, {"origin": "test"}), print)
+    tracker.fail({"prep": log})
+    client = MlflowClient(mlflow_uri)
+    failed = client.search_runs([client.get_experiment_by_name("toy").experiment_id])[0]
+    assert failed.info.status == "FAILED" and failed.data.tags["origin"] == "test"
+    assert {a.path for a in client.list_artifacts(failed.info.run_id, "logs")} == {"logs/prep.log"}

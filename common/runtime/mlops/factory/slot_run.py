@@ -55,7 +55,8 @@ def run_slot(
     folder = load_model_folder(slot_folder(model))
     workdir = (workdir or default_workdir(Path.cwd(), model)).resolve()
     tags = {"factory.slot": model}
-    run = run_pipeline(folder, Path.cwd(), workdir, extra_tags=tags, quiet=quiet, verbose=verbose)
+    # The gate needs MLflow in this process anyway: the run is logged from here, on a thread, as MLflow starts.
+    run = run_pipeline(folder, Path.cwd(), workdir, extra_tags=tags, quiet=quiet, verbose=verbose, fork_logging=False)
     verdict = gate_and_register(folder, run, workdir, quiet=quiet, verbose=verbose)
     print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
     return run, verdict

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlops.pipeline.config import ModelFolder
 from mlops.pipeline.lineage import DATASET_DIGEST, EVALUATION_TAGS, STEP_RUNNER_TAG, evaluation_tags
@@ -38,12 +38,14 @@ class _Tracker(threading.Thread):
     def run(self) -> None:
         try:
             self.client = mlflow_client(self.uri)
-            found = self.client.get_experiment_by_name(self.experiment)
-            self.experiment_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
-            run = self.client.create_run(self.experiment_id, run_name=self.run_name, tags=self.tags)
-            self.run_id = run.info.run_id
+            self.experiment_id, self.run_id = open_run(self.client, self.experiment, self.run_name, self.tags)
         except BaseException as error:  # re-raised on the main thread by ready()
             self.error = error
+
+    def log(self, folder: ModelFolder, result: PipelineRun, data: Path | None) -> tuple[str, str]:
+        """Log the finished run; its run and experiment ids."""
+        _log_run(self.ready(), self.run_id, folder, result, data)
+        return self.run_id, self.experiment_id
 
     def fail(self, logs: Mapping[str, Path] | None = None) -> None:
         """Mark the run FAILED once it exists, with the logs of the steps that ran (the failing one's too)."""
@@ -59,20 +61,44 @@ class _Tracker(threading.Thread):
         return self.client
 
 
+class Tracker(Protocol):
+    """Where a run is logged: this module's thread, or a program forked from the warm process (forked_logging.py)."""
+
+    uri: str
+
+    def log(self, folder: ModelFolder, result: PipelineRun, data: Path | None) -> tuple[str, str]: ...
+
+    def fail(self, logs: Mapping[str, Path] | None = None) -> None: ...
+
+
+def open_run(
+    client: Any, experiment: str, run_name: str, tags: dict[str, str], start_time: int | None = None
+) -> tuple[str, str]:
+    """Create the run (and its experiment, the first time); its experiment and run ids."""
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    run = client.create_run(experiment_id, start_time=start_time, run_name=run_name, tags=tags)
+    return experiment_id, run.info.run_id
+
+
 def start_tracking(
     folder: ModelFolder, tags: dict[str, str], *, uri: str | None = None, run_name: str | None = None
 ) -> _Tracker:
     """Open the MLflow run on a second thread while the caller runs the steps."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    tracker = _Tracker(
-        uri or tracking_uri(), folder.config.experiment_name, run_name or f"{folder.config.model_name}-{stamp}", tags
-    )
+    tracker = _Tracker(uri or tracking_uri(), **describe_run(folder, tags, run_name))
     tracker.start()
     return tracker
 
 
+def describe_run(folder: ModelFolder, tags: dict[str, str], run_name: str | None = None) -> dict[str, Any]:
+    """The run's experiment, name (the model and a UTC time stamp unless given) and tags."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = run_name or f"{folder.config.model_name}-{stamp}"
+    return {"experiment": folder.config.experiment_name, "run_name": name, "tags": tags}
+
+
 def finish_tracking(
-    tracker: _Tracker,
+    tracker: Tracker,
     folder: ModelFolder,
     result: PipelineRun,
     data: Path | None,
@@ -88,9 +114,7 @@ def finish_tracking(
     except BaseException:
         tracker.fail()
         raise
-    client = tracker.ready()
-    _log_run(client, tracker.run_id, folder, result, data)
-    result.run_id, result.experiment_id = tracker.run_id, tracker.experiment_id
+    result.run_id, result.experiment_id = tracker.log(folder, result, data)
     echo(render_table(["metric", "value"], sorted(result.metrics.items())))
     echo(f"MLflow run {result.run_id} in experiment {folder.config.experiment_name!r} at {tracker.uri}")
     return result

@@ -156,10 +156,13 @@ def run_step(
     return time.perf_counter() - started
 
 
-def open_steps(steps: Sequence[Step], repo_root: Path, echo: Echo) -> Launcher:
-    """The launcher of a run's steps (MLOPS_STEP_RUNNER): a warm process starts importing their libraries now."""
+def open_steps(steps: Sequence[Step], repo_root: Path, echo: Echo, also: Sequence[str] = ()) -> Launcher:
+    """The launcher of a run's steps (MLOPS_STEP_RUNNER): a warm process starts importing their libraries now.
+
+    `also` names further programs the launcher will run, whose libraries the warm process imports too.
+    """
     try:
-        return open_launcher(repo_root, [step.module for step in steps], echo)
+        return open_launcher(repo_root, [*(step.module for step in steps), *also], echo)
     except ValueError as error:
         raise ConfigError(str(error)) from error
 
