@@ -223,9 +223,10 @@ def test_runner_logs_params_metrics_dataset_and_results_in_one_run(
     (logged_input,) = logged.inputs.dataset_inputs
     assert logged_input.dataset.name == "toy@3" and logged_input.dataset.source_type == "local"
     assert logged_input.dataset.digest and "mlflow_colspec" in logged_input.dataset.schema
-    assert logged_input.dataset.profile and [(tag.key, tag.value) for tag in logged_input.tags] == [
-        ("mlflow.data.context", "training")
-    ]
+    assert logged_input.dataset.profile and {(tag.key, tag.value) for tag in logged_input.tags} == {
+        ("mlflow.data.context", "training"),
+        ("dataset.digest", logged.data.tags["dataset.digest"]),  # the full-content digest beside MLflow's own
+    }
     artifacts = {a.path for a in MlflowClient(uri).list_artifacts(run.run_id)}
     assert artifacts == {"score_report", "predictions", "logs"}  # the model is a Logged Model of its own
 
