@@ -82,10 +82,12 @@ def test_other_logged_model_errors_fail_the_run_instead_of_falling_back(
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
 
-    refuse_logged_models(monkeypatch, PERMISSION_DENIED)
+    refuse_logged_models(monkeypatch, PERMISSION_DENIED)  # patched in this process: log here, as `factory run` does
     root = slot.parent.parent
     with pytest.raises(MlflowException, match="logged-models"):
-        run_pipeline(load_model_folder(slot), root, root / "work", uri=mlflow_uri, echo=lambda line: None)
+        run_pipeline(
+            load_model_folder(slot), root, root / "work", uri=mlflow_uri, echo=lambda line: None, fork_logging=False
+        )
 
 
 def test_the_full_content_digest_tells_apart_large_datasets_that_mlflows_digest_confuses(
