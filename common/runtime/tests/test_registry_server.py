@@ -29,6 +29,7 @@ import yaml
 from mlflow.exceptions import MlflowException
 
 from mlops.factory import cli, registry, slot_run
+from mlops.factory.drift import EXIT_DRIFT
 from mlops.factory.gate import EXIT_REJECTED
 from mlops.pipeline.config import load_model_folder
 from mlops.pipeline.runner import run_pipeline
@@ -224,7 +225,7 @@ def test_a_slot_lives_its_whole_life_on_the_team_server_with_the_token(
     reference.sample(frac=1, random_state=1).to_csv(tmp_path / "same.csv", index=False)
     (reference + 0.3).to_csv(tmp_path / "shifted.csv", index=False)
     assert cli.main(["drift", "churn", "--predictions", str(tmp_path / "same.csv")]) == 0
-    assert cli.main(["drift", "churn", "--predictions", str(tmp_path / "shifted.csv")]) == 1
+    assert cli.main(["drift", "churn", "--predictions", str(tmp_path / "shifted.csv")]) == EXIT_DRIFT
     assert proxy.seen and all(authorized for _, _, authorized in proxy.seen)
     assert any("mlflow-artifacts" in path for method, path, _ in proxy.seen if method == "PUT")  # uploads
     assert any("mlflow-artifacts" in path for method, path, _ in proxy.seen if method == "GET")  # downloads
@@ -244,7 +245,11 @@ def test_without_the_token_the_registry_refuses_and_the_factory_says_so(
 
 
 def test_a_read_only_token_shows_the_champion_and_checks_drift_but_cannot_write(
-    proxy: TokenProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_model_folder: MakeSlot
+    proxy: TokenProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_model_folder: MakeSlot,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     add_slot(tmp_path, make_model_folder, "read_only", 0.8)
     assert cli.main(["run", "read_only"]) == 0
@@ -254,7 +259,9 @@ def test_a_read_only_token_shows_the_champion_and_checks_drift_but_cannot_write(
     scores = pd.DataFrame({"score": [round(0.8 * (i % 10) / 10, 3) for i in range(200)]})
     scores.to_csv(tmp_path / "production.csv", index=False)
     assert cli.main(["drift", "read_only", "--predictions", str(tmp_path / "production.csv")]) == 0
-    # Only reads got through; MLflow also tries a logged-model search (a POST) and does without when it is refused.
+    assert "not logged to MLflow: the server refused this identity a write" in capsys.readouterr().out
+    # Only reads got through; MLflow also tries a logged-model search (a POST) and does without when it is refused,
+    # and the drift report's run is refused: the verdict stands, the report stays on disk.
     assert {method for method, _, passed in proxy.seen[start:] if passed} == {"GET"}
     with pytest.raises(MlflowException, match="403"):
         registry.client().set_registered_model_alias("read_only", "champion", "1")

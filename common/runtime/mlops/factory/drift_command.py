@@ -6,12 +6,16 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlops.factory import github_actions, registry
 from mlops.factory.drift import EXIT_DRIFT
 from mlops.factory.slot import slot_folder
 from mlops.pipeline.config import load_model_folder
 from mlops.pipeline.steps import default_workdir
+
+if TYPE_CHECKING:
+    from mlops.factory.drift import DriftReport
 
 NEEDS = "factory drift needs --data PATH (production rows), --predictions PATH, or both"
 
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         if production is not None:
             drift_inputs.missing_columns(production, reference, args.data)
             if predictions is None:
-                predictions = drift_inputs.champion_predictions(client, reference, production, Path(tmp))
+                predictions = drift_inputs.champion_predictions(reference, production)
     production = predictions if production is None else production  # a predictions file may hold the inputs too
     if production is None or predictions is None:  # cannot happen (checked above); tells the type checker so
         raise ValueError(NEEDS)
@@ -71,7 +75,30 @@ def run(args: argparse.Namespace) -> int:
     out = drift_outputs.write_report(
         report, reference.rows, production, predictions, args.out or workdir.with_name(f"drift-{workdir.name}")
     )
-    run_id = drift_outputs.log_report(client, folder.config.experiment_name, report, reference.run_id, out)
+    logged = log_unless_refused(client, folder.config.experiment_name, report, reference.run_id, out)
     print(github_actions.publish(report.table()))
-    print(f"Report and plot in {out}; MLflow run {run_id} in experiment {folder.config.experiment_name!r}")
+    print(f"Report and plot in {out}; {logged}")
     return EXIT_DRIFT if report.drifted else 0
+
+
+def log_unless_refused(client: Any, experiment: str, report: DriftReport, champion_run_id: str, out: Path) -> str:
+    """Log the report to MLflow and say where; a read-only identity (a pull request's) is told it was not logged."""
+    from mlflow.exceptions import MlflowException
+
+    from mlops.factory import drift_outputs
+
+    try:
+        run_id = drift_outputs.log_report(client, experiment, report, champion_run_id, out)
+    except MlflowException as error:
+        if not refused(error):
+            raise
+        return f"not logged to MLflow: the server refused this identity a write ({registry.server_failure(error)})"
+    return f"MLflow run {run_id} in experiment {experiment!r}"
+
+
+def refused(error: Exception) -> bool:
+    """Whether the MLflow server refused the request for want of permission (HTTP 401/403), not for a fault."""
+    code = str(getattr(error, "error_code", ""))
+    return code in ("PERMISSION_DENIED", "UNAUTHENTICATED") or any(
+        f"error code {status}" in str(error) for status in (401, 403)
+    )

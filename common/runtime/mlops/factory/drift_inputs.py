@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.factory.drift import PREDICTION_COLUMNS
 from mlops.factory.drift_stats import Kind
-from mlops.factory.registry import CHAMPION, RegistryError, version_by_alias
+from mlops.factory.registry import CHAMPION, RegistryError, download_version, version_by_alias
 
 if TYPE_CHECKING:
     import pandas as pd
 
 PREDICTIONS_ARTIFACT = "predictions/predictions.csv"  # the evaluate step's test rows with their predictions
-SIGNATURE_ARTIFACT = "model/MLmodel"  # the model's input columns and their types
+SIGNATURE_FILE = "MLmodel"  # in the model folder: the model's input columns and their types
 NUMERIC_TYPES = {"double", "float", "long", "integer"}  # MLflow signature types tested as numbers
 
 
@@ -27,6 +27,7 @@ class Reference:
     kinds: dict[str, Kind]
     version: str
     run_id: str
+    model: Path | None  # the champion's MLflow model folder, downloaded (None when its version has no model)
 
 
 def read_table(path: Path, flag: str) -> pd.DataFrame:
@@ -70,26 +71,30 @@ def frame_kinds(frame: pd.DataFrame, target: str) -> dict[str, Kind]:
     }
 
 
-def champion_reference(client: Any, model: str, target: str, folder: Path) -> Reference:
+def champion_reference(client: Any, model_name: str, target: str, folder: Path) -> Reference:
     """Download the champion's logged test predictions (with the test rows) and read its input columns."""
     import pandas as pd
     from mlflow.exceptions import MlflowException
 
-    champion = version_by_alias(client, model, CHAMPION)
+    champion = version_by_alias(client, model_name, CHAMPION)
     if champion is None:
-        raise RegistryError(f"{model} has no @champion yet: nothing to compare with (run `factory run {model}`)")
+        raise RegistryError(
+            f"{model_name} has no @champion yet: nothing to compare with (run `factory run {model_name}`)"
+        )
     try:
         rows = pd.read_csv(client.download_artifacts(champion.run_id, PREDICTIONS_ARTIFACT, str(folder)))
     except (MlflowException, OSError) as error:
         raise RegistryError(
-            f"{model} v{champion.version}: its run {champion.run_id} logged no {PREDICTIONS_ARTIFACT}; "
+            f"{model_name} v{champion.version}: its run {champion.run_id} logged no {PREDICTIONS_ARTIFACT}; "
             "retrain it with an evaluate step that writes its test predictions"
         ) from error
-    try:
-        kinds = signature_kinds(Path(client.download_artifacts(champion.run_id, SIGNATURE_ARTIFACT, str(folder))))
+    model: Path | None
+    try:  # wherever the registry keeps it: a Logged Model or the run's artifact
+        model = download_version(client, model_name, str(champion.version), folder / "model")
+        kinds = signature_kinds(model / SIGNATURE_FILE)
     except (MlflowException, OSError):
-        kinds = {}
-    return Reference(rows, kinds or frame_kinds(rows, target), str(champion.version), champion.run_id)
+        model, kinds = None, {}
+    return Reference(rows, kinds or frame_kinds(rows, target), str(champion.version), champion.run_id, model)
 
 
 def missing_columns(frame: pd.DataFrame, reference: Reference, path: Path) -> None:
@@ -101,12 +106,17 @@ def missing_columns(frame: pd.DataFrame, reference: Reference, path: Path) -> No
         )
 
 
-def champion_predictions(client: Any, reference: Reference, features: pd.DataFrame, folder: Path) -> pd.DataFrame:
+def champion_predictions(reference: Reference, features: pd.DataFrame) -> pd.DataFrame:
     """The champion's predictions for production rows, and its positive-class score where it has one."""
     import mlflow.pyfunc
     import pandas as pd
 
-    model = mlflow.pyfunc.load_model(client.download_artifacts(reference.run_id, "model", str(folder)))
+    if reference.model is None:
+        raise RegistryError(
+            f"v{reference.version}: its registered model could not be downloaded to score --data; pass the "
+            "production predictions with --predictions"
+        )
+    model = mlflow.pyfunc.load_model(str(reference.model))
     inputs = pd.DataFrame({name: features[name] for name in reference.kinds})
     numeric = [name for name, kind in reference.kinds.items() if kind == "numeric"]
     try:  # numbers as floats, as the pipeline's steps hand them to the model
