@@ -174,6 +174,9 @@ def test_a_gate_rejection_ends_the_release_without_failing_it_and_skips_every_de
         assert "eq(dependencies.train.outputs['train.train.verdict'], 'passed')" in stage["condition"]
         (job,) = stage["jobs"]
         assert job["environment"] == stage["stage"].removeprefix("deploy_")  # the environment's approvals apply
+    (job,) = deploys[-1]["jobs"]
+    (approve,) = [step for step in all_steps(job) if step.get("name") == "champion"]
+    assert 'promote-champion "$MODEL" --version "$VERSION"' in approve["inputs"]["inlineScript"]  # what it deployed
 
 
 def test_azure_is_reached_only_through_the_service_connections_and_no_secret_is_written(factory: Path) -> None:

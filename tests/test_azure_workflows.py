@@ -124,6 +124,10 @@ def test_triggers_and_stages_follow_the_branching_strategy(factory: tuple[Path, 
     assert any(f"--env {envs[-1]} --tier prod" in step.get("run", "") for step in train)
     checks = load_workflow(root / WORKFLOWS / "slot-checks.yml")["jobs"]["checks"]["steps"]
     assert any(f'factory aml submit "$MODEL" --env {envs[0]} --dry-run' in step.get("run", "") for step in checks)
+    deploy = load_workflow(root / WORKFLOWS / "slot-deploy.yml")["jobs"]["deploy"]
+    (approve,) = [step["run"] for step in deploy["steps"] if "promote-champion" in step.get("run", "")]
+    assert approve == 'uv run factory promote-champion "$MODEL" --version "$VERSION"'  # the version it deployed
+    assert deploy["env"]["VERSION"] == "${{ inputs.version }}"
 
 
 def test_notifications_follow_the_answer(factory: tuple[Path, dict]) -> None:

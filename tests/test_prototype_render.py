@@ -241,6 +241,22 @@ BAD_ANSWERS = [
 ]
 
 
+def test_the_model_cards_contract_table_is_the_rendered_schemas_columns(project: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = project
+    (package,) = [path.parent for path in (root / "src").glob("*/schema.py")]
+    tree = ast.parse((package / "schema.py").read_text())
+    (columns,) = [
+        node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign) and node.target.id == "COLUMNS"
+    ]
+    declared = ast.literal_eval(columns)
+    card = (root / "docs" / "model_card.md").read_text()
+    contract = card[card.index("## Data contract") : card.index("## Pipeline")]
+    rows = {line.split("|")[1].strip(" `"): line for line in contract.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(declared)
+    for name, column in declared.items():
+        assert f"| `{column['dtype']}` |" in rows[name] and rows[name].rstrip(" |").endswith(column["role"])
+
+
 @pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS, ids=[repr(a) for a, _ in BAD_ANSWERS])
 def test_bad_answers_are_rejected_with_a_clear_message_and_nothing_written(
     tmp_path: Path, answers: dict[str, Any], message: str

@@ -1,7 +1,8 @@
 """Derive docs pages from their single sources; --check fails when one is stale.
 
 Sources: copier.yml (questions), the templates and `_skip_if_exists` (files), the promotion mapping, the config
-schema of `mlops/pipeline/config.py` and the argument parsers of the generated repos' commands.
+schema of `mlops/pipeline/config.py`, the argument parsers of the generated repos' commands and the example
+model's data contracts (`schema.py`).
 """
 
 from __future__ import annotations
@@ -409,10 +410,25 @@ def commands_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-# Each derived file, relative to the repository root, and what writes it (the mapping first: the factory's
-# promotion page includes it, and files_page renders the templates).
+def contract_table(problem_type: str) -> Callable[[], str]:
+    """The example model's data contract as the prototype's model card shows it: a table derived from its schema."""
+
+    def render() -> str:
+        from mlops.factory.contract import schema_constants
+        from mlops.factory.modelpage_sections import columns_table
+
+        source = (ROOT / "common" / "model" / problem_type / "schema.py").read_bytes()
+        return columns_table(schema_constants(source)["COLUMNS"]) + "\n"
+
+    return render
+
+
+# Each derived file, relative to the repository root, and what writes it (the mapping and contracts first: the
+# factory's promotion page and the prototype's model card include them, and files_page renders the templates).
 PAGES: dict[str, Callable[[], str]] = {
     "common/fragments/promotion-mapping.md": mapping_table,
+    "common/model/classification/contract.md": contract_table("classification"),
+    "common/model/regression/contract.md": contract_table("regression"),
     "docs/questions.md": questions_page,
     "docs/promotion.md": promotion_page,
     "docs/files.md": files_page,

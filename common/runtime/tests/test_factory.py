@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -179,6 +180,84 @@ def test_rollback_refuses_unknown_and_current_versions(slot: Path, capsys: pytes
     assert cli.main(["rollback", "toy", "--to", "7"]) == 1
     assert cli.main(["rollback", "toy", "--to", "1"]) == 1
     assert "no version 7" in capsys.readouterr().err
+
+
+def test_an_approval_names_its_version_and_changes_nothing_when_a_later_release_moved_the_challenger(
+    slot: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for quality in (0.8, 0.9, 0.95):  # v1 champion; v2 deployed for approval; v3 registered by a later release
+        set_quality(slot, quality)
+        assert cli.main(["run", "toy"]) == 0
+    assert cli.main(["promote-champion", "toy", "--version", "2"]) == 1
+    assert "@challenger is v3, not the approved v2" in capsys.readouterr().err
+    assert aliases() == {"champion": "1", "challenger": "3"}
+    assert cli.main(["promote-champion", "toy", "--version", "3"]) == 0
+    assert aliases() == {"champion": "3", "challenger": "3"}
+
+
+class MovesChampionOnWrite:
+    """A client on which another approval moves @champion to `version` between this change's decision and write."""
+
+    def __init__(self, client: Any, version: str) -> None:
+        self.client, self.version, self.champion_reads = client, version, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> Any:
+        if alias == registry.CHAMPION:
+            self.champion_reads += 1
+            if self.champion_reads == 2:  # the first read decides, the second is the guard's, just before the write
+                self.client.set_registered_model_alias(name, alias, self.version)
+        return self.client.get_model_version_by_alias(name, alias)
+
+
+@pytest.mark.parametrize(("change", "racer"), [("promote", "2"), ("rollback", "3")])
+def test_approvals_and_rollbacks_do_not_overwrite_a_champion_moved_after_they_read_it(
+    slot: Path, change: str, racer: str
+) -> None:
+    for quality in (0.8, 0.9, 0.95):
+        set_quality(slot, quality)
+        assert cli.main(["run", "toy"]) == 0  # v1 champion, v3 challenger
+    racing = MovesChampionOnWrite(registry.client(), racer)  # another approval or rollback lands meanwhile
+    with pytest.raises(registry.RegistryError, match=f"registry changed .* now @champion v{racer}"):
+        if change == "promote":
+            registry.promote_champion(racing, "toy", "3")
+        else:
+            registry.rollback(racing, "toy", "2")
+    assert aliases() == {"champion": racer, "challenger": "3"}
+
+
+class StopsAfterFirstAliasWrite:
+    """A client whose server stops after one alias write, as an outage mid-deployment does."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.wrote = client, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        if self.wrote:
+            raise MlflowException("API request to endpoint /api/2.0/mlflow/registered-models/alias failed")
+        self.client.set_registered_model_alias(name, alias, version)
+        self.wrote = True
+
+
+def test_a_first_deployment_cut_between_its_alias_writes_leaves_a_champion_the_next_gate_judges_by(
+    slot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = registry.client
+    monkeypatch.setattr(registry, "client", lambda: StopsAfterFirstAliasWrite(real()))
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 1  # the server failed while aliasing: an error, named
+    assert aliases() == {"champion": "1", "challenger": None}
+    monkeypatch.setattr(registry, "client", real)
+    set_quality(slot, 0.78)  # passes the threshold, worse than v1: judged against it, so rejected
+    assert cli.main(["run", "toy"]) == EXIT_REJECTED
+    assert aliases() == {"champion": "1", "challenger": None}
 
 
 # Rows 1-2 are easy (every model scores 0.1 higher on them), rows 3-4 hard.

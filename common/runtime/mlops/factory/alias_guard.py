@@ -9,10 +9,12 @@ the aliases read just before writing, and version numbers, which the server hand
 3. After registering version N, every version created since the snapshot is listed: if one below N exists,
    a concurrent run of the same slot registered first, so this run deletes its version and refuses.
    Of two runs gated at the same time, only the lower version is ever aliased.
-4. Just before each alias write the aliases are read once more (step 2's check).
+4. Just before each alias write the aliases are read once more (step 2's check); approvals and rollbacks
+   (`registry.promote_champion`, `registry.rollback`) read, decide and check again the same way.
 
-Left open: a server that stops between the two alias writes of a first deployment leaves @challenger set
-without @champion; the next run's gate then sees no champion and crowns its own passing version.
+A first deployment writes @champion before @challenger, so a server that stops between the two writes leaves a
+champion the next run's gate judges against, never a challenger that the next run would replace unjudged.
+The window left is the one between the last read and the write itself, which MLflow cannot close.
 """
 
 from __future__ import annotations
@@ -66,14 +68,17 @@ def snapshot(client: Any, name: str) -> Snapshot:
     )
 
 
-def check_aliases_unchanged(client: Any, name: str, seen: Snapshot) -> None:
-    """Refuse when @champion or @challenger moved since the gate read them."""
+GATED = "this run was gated"
+RERUN = "Re-run the release so the gate judges against the current champion."
+
+
+def check_aliases_unchanged(client: Any, name: str, seen: Snapshot, *, during: str = GATED, then: str = RERUN) -> None:
+    """Refuse when @champion or @challenger moved since they were read (`during` what, and what to do `then`)."""
     now = snapshot(client, name)
     if (now.champion, now.challenger) != (seen.champion, seen.challenger):
         raise AliasConflict(
-            f"{name}: the registry changed while this run was gated (it saw {seen.describe()}, now "
-            f"{now.describe()}: another run, an approval or a rollback); nothing was aliased. Re-run the release "
-            "so the gate judges against the current champion."
+            f"{name}: the registry changed while {during} (it saw {seen.describe()}, now {now.describe()}: another "
+            f"run, an approval or a rollback); nothing was aliased. {then}"
         )
 
 

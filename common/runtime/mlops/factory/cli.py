@@ -50,7 +50,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add.add_argument("model", help="the model name: a lowercase Python identifier, permanent")
     add.add_argument("--problem-type", choices=["classification", "regression"], default="classification")
     add.add_argument("--data", action="append", default=[], metavar="QUESTION=ANSWER", help="another slot answer")
-    commands.add_parser("promote-champion", help="approve: @challenger becomes @champion").add_argument("model")
+    approve = commands.add_parser("promote-champion", help="approve: @challenger becomes @champion")
+    approve.add_argument("model")
+    approve.add_argument("--version", help="the version approved: refuse if @challenger is another one")
     rollback = commands.add_parser("rollback", help="point @champion at an earlier version")
     rollback.add_argument("model")
     rollback.add_argument("--to", required=True, dest="version", help="the version number to restore")
@@ -100,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(templating.add_slot(Path.cwd(), args.model, {"problem_type": args.problem_type, **answers}))
             print(f"Commit it: git add -A && git commit -m 'Add the {args.model} slot'")
         elif args.command == "promote-champion":
-            print(f"{args.model} {registry.promote_champion(registry.client(), args.model)}")
+            print(f"{args.model} {registry.promote_champion(registry.client(), args.model, args.version)}")
         elif args.command == "rollback":
             print(f"{args.model} {registry.rollback(registry.client(), args.model, args.version)}")
         elif args.command == "status":

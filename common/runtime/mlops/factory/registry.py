@@ -131,10 +131,11 @@ def register(
     changes: list[AliasChange] = []
     try:
         alias_guard.check_aliases_unchanged(client, name, seen)
-        changes.append(_set_alias(client, name, CHALLENGER, version.version))
-        if seen.champion is None:
-            alias_guard.check_aliases_unchanged(client, name, replace(seen, challenger=str(version.version)))
+        if seen.champion is None:  # champion first: a failure before the second write leaves a champion to judge by
             changes.append(_set_alias(client, name, CHAMPION, version.version))
+            seen = replace(seen, champion=str(version.version))
+            alias_guard.check_aliases_unchanged(client, name, seen)
+        changes.append(_set_alias(client, name, CHALLENGER, version.version))
     except alias_guard.AliasConflict as error:
         raise RegistryError(f"{error} Aliases written before: {', '.join(map(str, changes)) or 'none'}.") from error
     except MlflowException as error:
@@ -162,31 +163,55 @@ def _ensure_registered_model(client: Any, name: str) -> None:
             raise
 
 
-def promote_champion(client: Any, name: str) -> AliasChange:
-    """Approval: the current challenger becomes champion."""
-    challenger = version_by_alias(client, name, CHALLENGER)
-    if challenger is None:
+def promote_champion(client: Any, name: str, version: str | None = None) -> AliasChange:
+    """Approval: the current challenger (which must be `version` when given) becomes champion.
+
+    A deployment approves the version it deployed: if another release moved @challenger since, nothing changes.
+    """
+    seen = alias_guard.snapshot(client, name)
+    if seen.challenger is None:
         raise RegistryError(f"{name} has no @{CHALLENGER}: run the slot's pipeline and gate first")
-    champion = version_by_alias(client, name, CHAMPION)
-    if champion is not None and str(champion.version) == str(challenger.version):
-        raise RegistryError(f"{name} v{challenger.version} is already @{CHAMPION}")
-    return _set_alias(client, name, CHAMPION, challenger.version)
+    if version is not None and seen.challenger != str(version):
+        raise RegistryError(
+            f"{name}: @{CHALLENGER} is v{seen.challenger}, not the approved v{version} (a later release registered "
+            f"it); @{CHAMPION} is unchanged. Deploy and approve v{seen.challenger}, or `factory rollback {name} "
+            f"--to {version}`."
+        )
+    if seen.champion == seen.challenger:
+        raise RegistryError(f"{name} v{seen.challenger} is already @{CHAMPION}")
+    return _guarded_champion(client, name, seen, seen.challenger)
 
 
 def rollback(client: Any, name: str, version: str) -> AliasChange:
     """Point champion back at an earlier registered version."""
     from mlflow.exceptions import MlflowException
 
+    seen = alias_guard.snapshot(client, name)
     try:
         target = client.get_model_version(name, str(version))
     except MlflowException as error:
         raise RegistryError(f"{name} has no version {version}; see `factory status {name}`") from error
     if target.tags.get("gate.verdict") != "passed":
         raise RegistryError(f"{name} v{version} never passed the gate; pick a version that did")
-    champion = version_by_alias(client, name, CHAMPION)
-    if champion is not None and str(champion.version) == str(target.version):
+    if seen.champion == str(target.version):
         raise RegistryError(f"{name} v{version} is already @{CHAMPION}")
-    return _set_alias(client, name, CHAMPION, target.version)
+    return _guarded_champion(client, name, seen, str(target.version))
+
+
+def _guarded_champion(client: Any, name: str, seen: alias_guard.Snapshot, version: str) -> AliasChange:
+    """Move @champion to `version` only if the aliases are still as `seen` (another approval or run may race)."""
+    try:
+        alias_guard.check_aliases_unchanged(
+            client,
+            name,
+            seen,
+            during="this change was decided",
+            then=f"Check `factory status {name}`, then decide again.",
+        )
+    except alias_guard.AliasConflict as error:
+        raise RegistryError(str(error)) from error
+    client.set_registered_model_alias(name, CHAMPION, version)
+    return AliasChange(CHAMPION, seen.champion, version)
 
 
 def version_model_id(version: Any) -> str | None:
