@@ -21,6 +21,16 @@ def work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def steps_as_plain_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The toy's steps start as plain subprocesses unless a test asks for the warm runner (MLOPS_STEP_RUNNER=warm).
+
+    A warm process imports MLflow to log the run (seconds of CPU per run); plain subprocesses log from this process,
+    which has MLflow imported already. The warm runner's tests set the variable themselves.
+    """
+    monkeypatch.setenv("MLOPS_STEP_RUNNER", "subprocess")
+
+
 SPEC = {
     "steps": [
         {"name": "prep", "module": "toy.prep", "inputs": {"raw_data": "${dataset}"}, "outputs": ["prep_data"]},

@@ -14,6 +14,7 @@ import yaml
 from mlops.factory import cli, github_actions, registry
 from mlops.factory.drift import EXIT_DRIFT
 from mlops.factory.gate import EXIT_REJECTED, judge
+from mlops.factory.gate_outcome import read_outcome, write_outcome
 from mlops.pipeline.config import ModelConfig
 from mlops.pipeline.lineage import EVALUATION_TAGS
 
@@ -374,6 +375,48 @@ def test_unknown_slot_is_named_with_the_slots_that_exist(slot: Path, capsys: pyt
     assert cli.main(["run", "nope"]) == 1
     error = capsys.readouterr().err
     assert "no model slot 'nope'" in error and "slots here: toy." in error
+
+
+# `factory run toy` in a fresh interpreter: its exit code, and whether that interpreter (the runner) imported MLflow.
+RUN_AND_REPORT = """
+import sys
+from mlops.factory.cli import main
+code = main(["run", "toy"])
+print(code, "mlflow" in sys.modules)
+"""
+
+
+def test_factory_run_logs_gates_and_registers_from_a_forked_child_and_never_imports_mlflow_itself(
+    slot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    import mlops
+
+    set_quality(slot, 0.8)
+    outputs = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("MLOPS_STEP_RUNNER", "warm")
+    monkeypatch.setenv("PYTHONPATH", str(Path(mlops.__path__[0]).parent))
+    done = subprocess.run([sys.executable, "-c", RUN_AND_REPORT], capture_output=True, text=True, check=False)  # noqa: S603
+    code, imported = done.stdout.split()[-2:]
+    assert code == "0" and imported == "False", done.stdout + done.stderr
+    assert "Gate for toy: PASSED" in done.stdout and "Registered toy v1" in done.stdout
+    assert aliases() == {registry.CHAMPION: "1", registry.CHALLENGER: "1"}
+    assert outputs.read_text() == "verdict=passed\nversion=1\n"
+
+
+def test_the_gate_outcome_carries_the_verdict_and_the_expected_errors_back_to_the_runner(
+    tmp_path: Path, auc_config: ModelConfig
+) -> None:
+    verdict = judge(auc_config, 0.8, 0.75, "v1, same evaluation rows")
+    write_outcome(tmp_path, verdict)
+    assert read_outcome(tmp_path) == verdict
+    write_outcome(tmp_path, error=registry.RegistryError("toy: the MLflow server failed; check it, then re-run"))
+    with pytest.raises(registry.RegistryError, match="the MLflow server failed; check it, then re-run"):
+        read_outcome(tmp_path)
+    assert read_outcome(tmp_path / "elsewhere") is None  # not gated by the program: the runner gates in-process
 
 
 def test_the_factory_command_starts_without_importing_heavy_libraries() -> None:

@@ -66,6 +66,8 @@ def test_a_server_without_logged_models_gets_the_model_as_a_run_artifact_and_a_n
     from mlflow.protos.databricks_pb2 import ENDPOINT_NOT_FOUND
 
     refuse_logged_models(monkeypatch, ENDPOINT_NOT_FOUND)
+    # Patched in this process: with plain subprocesses `factory run` logs and gates here, not in a forked child.
+    monkeypatch.setenv("MLOPS_STEP_RUNNER", "subprocess")
     assert cli.main(["run", "toy"]) == 0
     assert "does not serve MLflow Logged Models (ENDPOINT_NOT_FOUND)" in capsys.readouterr().out
     client = registry.client()

@@ -1,7 +1,8 @@
 """Running a slot end to end: its pipeline, the gate against the threshold and the champion, registration.
 
-`factory run` runs all of it locally; `factory aml train` trains on Azure ML and hands the finished run to
-`gate_and_register`.
+`factory run` runs all of it locally (with the warm step runner, the gate and registration run in the program
+forked from the warm process that logs the run: forked_gate.py); `factory aml train` trains on Azure ML and hands the
+finished run to `gate_and_register`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from mlops.factory import alias_guard, github_actions, registry
 from mlops.factory.gate import Verdict, judge, rescore_reason
+from mlops.factory.gate_outcome import OUTCOME_FILE, PROGRAM, gate_request, read_outcome
 from mlops.factory.rescore import rescore
 from mlops.factory.slot import slot_folder
 from mlops.pipeline.config import CONFIG_FILE, ConfigError, ModelFolder, load_model_folder
@@ -55,17 +57,37 @@ def run_slot(
     folder = load_model_folder(slot_folder(model))
     workdir = (workdir or default_workdir(Path.cwd(), model)).resolve()
     tags = {"factory.slot": model}
-    # The gate needs MLflow in this process anyway: the run is logged from here, on a thread, as MLflow starts.
-    run = run_pipeline(folder, Path.cwd(), workdir, extra_tags=tags, quiet=quiet, verbose=verbose, fork_logging=False)
-    verdict = gate_and_register(folder, run, workdir, quiet=quiet, verbose=verbose)
+    (workdir / OUTCOME_FILE).unlink(missing_ok=True)  # a verdict left by an earlier run in the same folder
+    # With the warm step runner, one program forked from it (MLflow imported) logs, gates and registers the run;
+    # otherwise the run is logged on a thread of this process and gated here.
+    run = run_pipeline(
+        folder,
+        Path.cwd(),
+        workdir,
+        extra_tags=tags,
+        quiet=quiet,
+        verbose=verbose,
+        logging_program=PROGRAM,
+        program_request=gate_request(workdir, quiet=quiet, verbose=verbose),
+    )
+    verdict = read_outcome(workdir) or gate_and_register(folder, run, workdir, quiet=quiet, verbose=verbose)
     print(f"Slot {model} done in {time.perf_counter() - started:.1f} s")
     return run, verdict
 
 
 def gate_and_register(
-    folder: ModelFolder, run: PipelineRun, workdir: Path, *, quiet: bool = False, verbose: bool = False
+    folder: ModelFolder,
+    run: PipelineRun,
+    workdir: Path,
+    *,
+    quiet: bool = False,
+    verbose: bool = False,
+    client: Any | None = None,
 ) -> Verdict:
-    """Judge a finished run against the threshold and the champion; register it only if it passes."""
+    """Judge a finished run against the threshold and the champion; register it only if it passes.
+
+    `client` is an MLflow client on the factory's store (default: a new one).
+    """
     model, metric = folder.config.model_name, folder.config.primary_metric
     if metric not in run.metrics:
         raise ConfigError(
@@ -74,7 +96,7 @@ def gate_and_register(
         )
     from mlflow.exceptions import MlflowException
 
-    mlflow = registry.client()
+    mlflow = client or registry.client()
     try:
         seen = alias_guard.snapshot(mlflow, model)  # the state the gate judges against; registration checks it
         bar, note = champion_bar(mlflow, folder, run, workdir, quiet=quiet, verbose=verbose)

@@ -3,6 +3,7 @@
 The warm process has already imported MLflow and pandas for the steps: logging from a child of it spares the runner
 its own import of MLflow. The program (`python -m mlops.pipeline.forked_logging REQUEST REPLY`) opens the run with
 its real start time and logs exactly what mlflow_logging.py logs; with plain subprocesses it runs the same way.
+A program that does more with the logged run (the factory's gate) calls `log_request` and is named to the tracker.
 """
 
 from __future__ import annotations
@@ -31,8 +32,16 @@ STDERR_TAIL_LINES = 20
 class ForkedTracker:
     """The runner's side: the run is opened and filled in by one child program once the steps have ended."""
 
-    def __init__(self, launcher: Launcher, repo_root: Path, uri: str, run: Mapping[str, Any], echo: Echo) -> None:
-        self.launcher, self.repo_root, self.uri, self.echo = launcher, repo_root, uri, echo
+    def __init__(
+        self,
+        launcher: Launcher,
+        repo_root: Path,
+        uri: str,
+        run: Mapping[str, Any],
+        echo: Echo,
+        program: str = FORKED_LOGGING,
+    ) -> None:
+        self.launcher, self.repo_root, self.uri, self.echo, self.program = launcher, repo_root, uri, echo, program
         self.run = {**run, "uri": uri, "start_time": int(time.time() * 1000)}
 
     def log(self, folder: ModelFolder, result: PipelineRun, data: Path | None) -> tuple[str, str]:
@@ -74,19 +83,18 @@ class ForkedTracker:
         with tempfile.TemporaryDirectory(prefix="mlops-logging-") as scratch:
             asked, reply = Path(scratch, "request.json"), Path(scratch, "reply.json")
             asked.write_text(json.dumps(request), encoding="utf-8")
-            command = [sys.executable, "-m", FORKED_LOGGING, str(asked), str(reply)]
+            command = [sys.executable, "-m", self.program, str(asked), str(reply)]
             # In this process's directory, where a relative tracking URI (sqlite:///mlflow.db) and ./mlruns resolve.
             code = self.launcher.run(command, Path.cwd(), env, on_line)
             if code != 0 or not reply.is_file():
-                raise StepFailed(f"logging the run to MLflow at {self.uri} exited {code}:\n" + "\n".join(tail))
+                what = f"logging the run to MLflow at {self.uri} ({self.program})"
+                raise StepFailed(f"{what} exited {code}:\n" + "\n".join(tail))
             answer = json.loads(reply.read_text(encoding="utf-8"))
         return answer["run_id"], answer["experiment_id"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Open the run described by REQUEST, log it, write its ids to REPLY."""
-    request_file, reply_file = (argv if argv is not None else sys.argv[1:])[:2]
-    request = json.loads(Path(request_file).read_text(encoding="utf-8"))
+def log_request(request: Mapping[str, Any]) -> tuple[Any, PipelineRun]:
+    """Open the run a request describes and log it (finished, or failed with its step logs); the client and the run."""
     found = request["result"]
     outputs = {step: {k: Path(v) for k, v in files.items()} for step, files in found["outputs"].items()}
     logs = {step: Path(path) for step, path in found["logs"].items()}
@@ -94,23 +102,24 @@ def main(argv: list[str] | None = None) -> int:
     experiment_id, run_id = open_run(
         client, request["experiment"], request["run_name"], request["tags"], start_time=request["start_time"]
     )
+    result = PipelineRun(
+        run_id, experiment_id, found["metrics"], outputs, found["timings"], found["dataset_digest"], found["tags"], logs
+    )
     if request["status"] == "FINISHED":
         folder = load_model_folder(Path(request["folder"]))
-        result = PipelineRun(
-            run_id,
-            experiment_id,
-            found["metrics"],
-            outputs,
-            found["timings"],
-            found["dataset_digest"],
-            found["tags"],
-            logs,
-        )
         _log_run(client, run_id, folder, result, Path(request["data"]) if request["data"] else None)
     else:
         _log_step_logs(client, run_id, logs)
         client.set_terminated(run_id, status="FAILED")
-    Path(reply_file).write_text(json.dumps({"run_id": run_id, "experiment_id": experiment_id}), encoding="utf-8")
+    return client, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the run described by REQUEST, log it, write its ids to REPLY."""
+    request_file, reply_file = (argv if argv is not None else sys.argv[1:])[:2]
+    _, result = log_request(json.loads(Path(request_file).read_text(encoding="utf-8")))
+    reply = {"run_id": result.run_id, "experiment_id": result.experiment_id}
+    Path(reply_file).write_text(json.dumps(reply), encoding="utf-8")
     return 0
 
 

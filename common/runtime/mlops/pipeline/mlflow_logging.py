@@ -114,8 +114,8 @@ def finish_tracking(
     except BaseException:
         tracker.fail()
         raise
-    result.run_id, result.experiment_id = tracker.log(folder, result, data)
     echo(render_table(["metric", "value"], sorted(result.metrics.items())))
+    result.run_id, result.experiment_id = tracker.log(folder, result, data)
     echo(f"MLflow run {result.run_id} in experiment {folder.config.experiment_name!r} at {tracker.uri}")
     return result
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from mlops.pipeline.config import ConfigError, ModelFolder
 from mlops.pipeline.forked_logging import FORKED_LOGGING, ForkedTracker
@@ -46,13 +47,17 @@ def run_pipeline(
     quiet: bool = False,
     verbose: bool = False,
     fork_logging: bool = True,
+    logging_program: str = FORKED_LOGGING,
+    program_request: Mapping[str, Any] | None = None,
 ) -> PipelineRun:
     """Run every step of the folder's pipeline and log the whole run to MLflow.
 
     Each step's output is streamed as `[step] line` (not when `quiet`: then only step timings and the results);
     `verbose` also shows each step's command and log file, and how the steps are started. With `fork_logging` (and
     the warm step runner) the run is logged by a child of the warm process, which has imported MLflow already; a
-    caller that needs MLflow itself afterwards (the factory's gate) logs on a thread of its own process instead.
+    caller that needs MLflow itself afterwards logs on a thread of its own process instead, or names a
+    `logging_program` that calls forked_logging.log_request and goes on (the factory's gate), with `program_request`
+    added to the request it reads.
     """
     data = repo_root / folder.dataset.path
     if not data.exists():
@@ -60,15 +65,14 @@ def run_pipeline(
             f"{folder.path / 'dataset.yaml'}: path: {folder.dataset.path} does not exist under {repo_root}"
         )
     # First: the warm process's imports overlap the digest, git and MLflow start-up.
-    launcher = open_steps(folder.pipeline.steps, repo_root, echo, also=[FORKED_LOGGING] if fork_logging else [])
+    launcher = open_steps(folder.pipeline.steps, repo_root, echo, also=[logging_program] if fork_logging else [])
     try:
         digest = content_digest(data)
         tags = run_tags(folder, repo_root, digest, folder.dataset.path, workdir, extra_tags)
         tracker: Tracker
         if fork_logging and launcher.mode == WARM:  # logged by a child of the warm process, which has MLflow
-            tracker = ForkedTracker(
-                launcher, repo_root, uri or tracking_uri(), describe_run(folder, tags, run_name), echo
-            )
+            described = {**describe_run(folder, tags, run_name), **(program_request or {})}
+            tracker = ForkedTracker(launcher, repo_root, uri or tracking_uri(), described, echo, logging_program)
         else:  # MLflow starts on a thread of this process while the steps run
             tracker = start_tracking(folder, tags, uri=uri, run_name=run_name)
         named = bindings(folder, repo_root)
