@@ -75,6 +75,32 @@ def test_factory_run_searches_and_the_gate_judges_the_best_trials_model(
     assert json.loads(registered.tags["params"])["params"]["max_depth"] == search["best"]["params.max_depth"]
 
 
+def test_a_prototype_pipeline_searches_a_regressor_for_the_lowest_error(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    from mlops.pipeline.cli import main
+
+    root = render(tmp_path_factory.mktemp("search") / "prototype", "prototype", problem_type="regression")
+    depth_and_leaf = {key: SEARCH["params"][key] for key in ("params.max_depth", "params.min_samples_leaf")}
+    add_search(root / "configs/train.yaml", {**SEARCH, "params": depth_and_leaf})
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert main(["configs", "--workdir", str(tmp_path / "run"), "-q"]) == 0
+
+    search = json.loads((tmp_path / "run/train/model_output/search.json").read_text())
+    assert (search["metric"], search["direction"]) == ("rmse", "minimize")  # config.yaml's primary metric
+    assert search["best_value"] == min(trial["value"] for trial in search["trials"])
+    client = MlflowClient(uri)
+    experiment = yaml.safe_load((root / "configs/config.yaml").read_text())["experiment_name"]
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    assert sum(run.data.tags.get("mlflow.parentRunId") == parent.info.run_id for run in runs) == 10
+    assert parent.data.params["params.max_depth"] == str(search["best"]["params.max_depth"])
+
+
 def test_the_same_seed_gives_the_same_trials_and_another_seed_others(
     factory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,4 +147,6 @@ def test_a_sweep_trial_trains_with_the_given_values_and_logs_its_validation_metr
     forest = mlflow.sklearn.load_model(str(tmp_path / "model")).named_steps["estimator"]
     assert (forest.max_depth, forest.max_features) == (3, "log2")
     assert {"validation_roc_auc", "validation_accuracy"} <= set(client.get_run(trial).data.metrics)
-    assert not (tmp_path / "model" / "search.json").exists()  # a trial runs no search of its own
+    # The trial's own record: the runner logs its values as the run's params, as after a local search.
+    saved = json.loads((tmp_path / "model" / "search.json").read_text())
+    assert saved["best"] == {"params.max_depth": 3, "params.max_features": "log2"} and len(saved["trials"]) == 1

@@ -128,6 +128,12 @@ def suggest(trial: Any, path: str, dist: Mapping[str, Any]) -> Any:
     return trial.suggest_float(path, dist["low"], dist["high"], step=dist.get("step"), log=dist.get("log", False))
 
 
+def trial_record(chosen: Mapping[str, Any], params: dict[str, Any], scores: Mapping[str, float]) -> dict[str, Any]:
+    """The record of one sweep trial, saved beside its model: the values it trained with are the best it knows."""
+    trial = {"number": 0, "params": dict(chosen), "value": None, "scores": dict(scores)}
+    return {"best_trial": 0, "best": dict(chosen), "params": params, "trials": [trial]}
+
+
 def save_search(record: Mapping[str, Any], model_output: Path) -> None:
     """The search's record beside the model, where the pipeline finds it to log the trials."""
     (model_output / SEARCH_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")

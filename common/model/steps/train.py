@@ -15,7 +15,16 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from .data import TRAIN_FILE, features_and_target, read_table, save_model
 from .estimators import ESTIMATORS, TRUSTED_TYPES
 from .schema import CATEGORICAL, NUMERIC
-from .search import SEARCH_KEY, log_trial, run_search, save_search, typed, validation_scores, with_values
+from .search import (
+    SEARCH_KEY,
+    log_trial,
+    run_search,
+    save_search,
+    trial_record,
+    typed,
+    validation_scores,
+    with_values,
+)
 
 
 def build_model(params: dict[str, Any]) -> Pipeline:
@@ -58,9 +67,11 @@ def main(argv: list[str] | None = None) -> None:
     frame = read_table(args.training_data / TRAIN_FILE)
     record = None
     if args.set:  # one trial of a sweep: its validation metrics are what the sweep compares
-        space = params[SEARCH_KEY]
-        params = with_values(params, typed(space, args.set))
-        log_trial(validation_scores(frame, params, space, train))
+        space, chosen = params[SEARCH_KEY], typed(params[SEARCH_KEY], args.set)
+        params = with_values(params, chosen)
+        scores = validation_scores(frame, params, space, train)
+        log_trial(scores)
+        record = trial_record(chosen, params, scores)
     elif SEARCH_KEY in params:
         record = run_search(frame, params, args.params, train)
         best = f"{record['metric']}={record['best_value']:.4f} with {record['best']}"

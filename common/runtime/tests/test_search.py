@@ -118,3 +118,15 @@ def test_each_trial_is_a_nested_run_and_the_parent_holds_the_best_params(
     assert all("validation_roc_auc" in c.data.metrics and c.info.status == "FINISHED" for c in children)
     artifacts = {a.path for a in client.list_artifacts(run.run_id, "search")}
     assert artifacts == {"search/search.json", "search/trials.md"}
+
+
+def test_a_declared_search_whose_train_step_saves_none_fails_the_run_naming_the_fix(
+    tmp_path: Path, make_model_folder, mlflow_uri: str
+) -> None:
+    from mlops.pipeline.runner import run_pipeline
+    from mlops.pipeline.steps import StepFailed
+
+    folder = make_model_folder(tmp_path)
+    with_search(folder, SPACE)  # the toy train step predates searches: it ignores the block
+    with pytest.raises(StepFailed, match=r"train.yaml: search: is declared, but the train step saved no search.json"):
+        run_pipeline(load_model_folder(folder), tmp_path, tmp_path / "out", uri=mlflow_uri, quiet=True)

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from mlops.pipeline.config import ModelFolder
 from mlops.pipeline.lineage import DATASET_DIGEST, EVALUATION_TAGS, STEP_RUNNER_TAG, evaluation_tags
 from mlops.pipeline.logged_model import MLFLOW_DIGEST, log_trained_model
-from mlops.pipeline.steps import Echo, PipelineRun, read_metrics
-from mlops.pipeline.sweep_logging import log_search, read_search_record, trained_params
+from mlops.pipeline.steps import Echo, PipelineRun, StepFailed, read_metrics
+from mlops.pipeline.sweep_logging import SEARCH_FILE, log_search, read_search_record, trained_params
 from mlops.pipeline.tables import render_table
 from mlops.pipeline.tracking import mlflow_client, tracking_uri
 
@@ -111,6 +111,13 @@ def finish_tracking(
     """Read the metrics of finished steps and log the whole run (the dataset too, when it is local)."""
     try:
         result.metrics = read_metrics(result.result(folder, "score_report"))
+        model = result.result(folder, "model")
+        if folder.search is not None and read_search_record(model) is None:
+            raise StepFailed(
+                f"{folder.params_file}: search: is declared, but the train step saved no {SEARCH_FILE} in {model}: "
+                "its train.py predates hyperparameter searches (the templates' how-to 'Search hyperparameters' "
+                "says what to copy), or remove the search block"
+            )
         evaluation = evaluation_tags(folder, result.outputs, result.dataset_digest, repo_root or Path.cwd())
         result.tags = {**result.tags, **evaluation}  # a new dict: the tracker thread may still read the old one
     except BaseException:
@@ -138,8 +145,8 @@ def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun,
         client.log_inputs(run_id, datasets=[dataset])
         result.tags = {**result.tags, MLFLOW_DIGEST: dataset.dataset.digest}
         client.set_tag(run_id, MLFLOW_DIGEST, dataset.dataset.digest)
-    if search is not None:
-        log_search(client, run_id, search)
+    if search is not None and folder.search is not None:
+        log_search(client, run_id, search, str(folder.search.metric))
     log_trained_model(client, run_id, folder, result, dataset)
     for key in ("score_report", "predictions"):
         client.log_artifacts(run_id, str(result.result(folder, key)), key)

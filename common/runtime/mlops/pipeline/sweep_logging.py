@@ -32,23 +32,26 @@ def trained_params(params: Mapping[str, Any], record: Mapping[str, Any] | None) 
     return {**record["params"], SEARCH_KEY: params.get(SEARCH_KEY)}
 
 
-def trial_table(record: Mapping[str, Any]) -> str:
+def trial_table(record: Mapping[str, Any], metric: str) -> str:
     """Every trial as a row: its number, values and validation metric; the best one marked."""
     paths = list(record["best"])
     rows = [
         [
             trial["number"],
             *(trial["params"].get(path) for path in paths),
-            trial["value"],
+            trial["scores"].get(metric),
             "best" if trial["number"] == record["best_trial"] else "",
         ]
         for trial in record["trials"]
     ]
-    return render_table(["trial", *paths, f"validation {record['metric']}", ""], rows)
+    return render_table(["trial", *paths, f"validation {metric}", ""], rows)
 
 
-def log_search(client: Any, run_id: str, record: Mapping[str, Any]) -> None:
-    """Each trial as a run nested under `run_id` (its values and validation metrics); the summary on `run_id`."""
+def log_search(client: Any, run_id: str, record: Mapping[str, Any], metric: str) -> None:
+    """Each trial as a run nested under `run_id` (its values and validation metrics); the summary on `run_id`.
+
+    A local search records every trial; the model of an Azure ML sweep records only its own (the best) trial.
+    """
     from mlflow.entities import Metric, Param, RunTag
 
     parent = client.get_run(run_id)
@@ -61,9 +64,13 @@ def log_search(client: Any, run_id: str, record: Mapping[str, Any]) -> None:
         metrics = [Metric(f"validation_{key}", float(value), now, 0) for key, value in trial["scores"].items()]
         params = [Param(path, str(value)) for path, value in trial["params"].items()]
         client.log_batch(child.info.run_id, metrics=metrics, params=params)
-        client.set_terminated(child.info.run_id, status="FINISHED" if trial["value"] is not None else "FAILED")
-    best = Metric(f"search.best_validation_{record['metric']}", float(record["best_value"]), now, 0)
-    tags = [RunTag("search.best_trial", str(record["best_trial"])), RunTag("search.trials", str(len(record["trials"])))]
-    client.log_batch(run_id, metrics=[best], tags=tags)
+        client.set_terminated(child.info.run_id, status="FINISHED" if trial["scores"] else "FAILED")
+    (best_trial,) = [trial for trial in record["trials"] if trial["number"] == record["best_trial"]]
+    best = Metric(f"search.best_validation_{metric}", float(best_trial["scores"][metric]), now, 0)
+    summary = [
+        RunTag("search.best_trial", str(record["best_trial"])),
+        RunTag("search.trials", str(len(record["trials"]))),
+    ]
+    client.log_batch(run_id, metrics=[best], tags=summary)
     client.log_text(run_id, json.dumps(record, indent=2, default=str), f"{SEARCH_KEY}/{SEARCH_FILE}")
-    client.log_text(run_id, trial_table(record) + "\n", f"{SEARCH_KEY}/trials.md")
+    client.log_text(run_id, trial_table(record, metric) + "\n", f"{SEARCH_KEY}/trials.md")
