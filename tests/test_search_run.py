@@ -1,4 +1,4 @@
-"""Fast tier: a hyperparameter search of the example model, run end to end in a rendered factory and prototype.
+"""A hyperparameter search of the example model, run end to end in a rendered factory (fast tier) and prototype (slow).
 
 The rendered repos run with this repo's test environment (no uv sync): the steps are this interpreter with the
 rendered `src/` on the path. A search of 10 trials runs in the train step, each trial is a nested MLflow run, and the
@@ -75,6 +75,7 @@ def test_factory_run_searches_and_the_gate_judges_the_best_trials_model(
     assert json.loads(registered.tags["params"])["params"]["max_depth"] == search["best"]["params.max_depth"]
 
 
+@pytest.mark.slow  # the same runner as the factory's run above: the fast tier keeps that one
 def test_a_prototype_pipeline_searches_a_regressor_for_the_lowest_error(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -92,7 +92,8 @@ def run_search(frame: pd.DataFrame, params: dict[str, Any], params_file: Path, f
     space = params[SEARCH_KEY]
     metric, direction = objective(space, params_file)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=space.get("seed", 0)))
+    sampler = optuna.samplers.TPESampler(seed=space.get("seed", 0))
+    study = optuna.create_study(direction=optuna.study.StudyDirection[direction.upper()], sampler=sampler)
 
     def trial_value(trial: optuna.Trial) -> float:
         chosen = {path: suggest(trial, path, dist) for path, dist in space["params"].items()}
