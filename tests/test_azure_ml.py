@@ -412,3 +412,22 @@ def test_a_search_block_makes_the_train_step_a_seeded_sweep_that_validates_offli
     assert "--set params.criterion=${{inputs.search__params__criterion}}" in command
     # The best trial's model feeds evaluate as a plain train step's would.
     assert str(built.job.jobs["evaluate"].inputs["model_input"]._data) == "${{parent.jobs.train.outputs.model_output}}"
+
+
+def test_a_search_on_a_train_step_without_trials_fails_naming_the_file_and_fix(factory: Path, tmp_path: Path) -> None:
+    import dataclasses
+    import shutil
+
+    from mlops.factory.aml.pipeline import check_pipeline
+    from mlops.pipeline.search_space import SearchSpace
+
+    folder = load_model_folder(factory / "mlops/churn")
+    search = SearchSpace.model_validate(SWEEP_SEARCH).resolved("roc_auc", greater_is_better=True)
+    folder = dataclasses.replace(folder, search=search)
+    repo = tmp_path / "repo"  # the slot as a model from before searches has it: a train.py without --set
+    for path in ("src", "mlops", "data"):
+        shutil.copytree(factory / path, repo / path)
+    train = repo / "src/churn/train.py"
+    train.write_text(train.read_text().replace('parser.add_argument("--set"', 'parser.add_argument("--other"'))
+    with pytest.raises(SpecError, match=r"src/churn/train.py: train.yaml declares a search, but step train takes no"):
+        check_pipeline(folder, repo)

@@ -104,6 +104,8 @@ def check_pipeline(folder: ModelFolder, repo_root: Path) -> None:
         return file.read_bytes() if file.is_file() else None
 
     check_steps(folder.pipeline, model, read)
+    if folder.search is not None:
+        sweep.check_trial_flag(folder.pipeline, read)
     check_schema(model, folder.dataset.target, Slot(model).dataset, read)
     for step in folder.pipeline.steps:
         for flag, value in step.inputs.items():

@@ -9,8 +9,10 @@ random from the seed (its Bayesian sampling takes no seed); locally Optuna's TPE
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+from mlops.factory.contract import argparse_flags, module_path
 from mlops.pipeline.search_space import Categorical, FloatRange, IntRange, SearchSpace
 from mlops.pipeline.spec import PipelineSpec, Reference, SpecError, Step
 
@@ -23,6 +25,17 @@ def swept_step(spec: PipelineSpec) -> Step:
         if Reference("params") in step.inputs.values():
             return step
     raise SpecError(f"{spec.source}: train.yaml declares a search but no step reads ${{params}}")
+
+
+def check_trial_flag(spec: PipelineSpec, read: Callable[[str], bytes | None]) -> None:
+    """The swept step must take `--set path=value`: a model's train.py from before searches does not."""
+    step = swept_step(spec)
+    path = module_path(step.module)
+    if "set" not in argparse_flags(read(path) or b""):
+        raise SpecError(
+            f"{path}: train.yaml declares a search, but step {step.name} takes no --set flag to run one trial of it; "
+            "copy search.py and the search lines of train.py from a freshly generated example model"
+        )
 
 
 def input_name(path: str) -> str:
