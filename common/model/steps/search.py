@@ -67,9 +67,14 @@ def typed(space: Mapping[str, Any], given: list[str]) -> dict[str, Any]:
         path, found, text = item.partition("=")
         if not found or path not in space["params"]:
             raise ValueError(f"--set {item}: expected path=value with a path of search.params {list(space['params'])}")
-        kind = space["params"][path]["type"]
-        value = yaml.safe_load(text)
-        chosen[path] = int(round(float(value))) if kind == "int" else float(value) if kind == "float" else value
+        dist = space["params"][path]
+        if dist["type"] == "categorical":  # the declared choice written as this text, whatever its type
+            matches = [choice for choice in dist["choices"] if str(choice) == text]
+            if not matches:
+                raise ValueError(f"--set {item}: not one of the choices {dist['choices']}")
+            chosen[path] = matches[0]
+        else:
+            chosen[path] = int(round(float(text))) if dist["type"] == "int" else float(text)
     return chosen
 
 
