@@ -368,3 +368,66 @@ def test_the_private_schema_check_still_reports_errors_by_path(factory: Path) ->
         train.component()
 
     assert list(schema_problems(missing_input())) == ["jobs.train.inputs.x"]
+
+
+SWEEP_SEARCH = {
+    "params": {
+        "params.max_depth": {"type": "int", "low": 2, "high": 6},
+        "params.min_samples_leaf": {"type": "int", "low": 1, "high": 64, "log": True},
+        "params.max_samples": {"type": "float", "low": 0.5, "high": 1.0, "step": 0.25},
+        "params.ccp_alpha": {"type": "float", "low": 0.0001, "high": 0.1, "log": True},
+        "params.criterion": {"type": "categorical", "choices": ["gini", "entropy"]},
+    },
+    "trials": 12,
+    "seed": 5,
+}
+
+
+def test_a_search_block_makes_the_train_step_a_seeded_sweep_that_validates_offline(factory: Path) -> None:
+    import dataclasses
+
+    from azure.ai.ml.entities import Sweep
+
+    from mlops.pipeline.search_space import SearchSpace
+
+    folder = load_model_folder(factory / "mlops/churn")  # the file stays as it is: other tests read it
+    search = SearchSpace.model_validate(SWEEP_SEARCH).resolved("roc_auc", greater_is_better=True)
+    folder = dataclasses.replace(folder, params={**folder.params, "search": SWEEP_SEARCH}, search=search)
+    built, _ = build(folder, factory, load_environments(factory), "dev", "main")
+
+    assert validate(built) == []
+    sweep = built.job.jobs["train"]
+    assert isinstance(sweep, Sweep) and not isinstance(built.job.jobs["prep"], Sweep)
+    assert (sweep.objective.primary_metric, sweep.objective.goal) == ("validation_roc_auc", "maximize")
+    assert sweep.sampling_algorithm.type == "random" and sweep.sampling_algorithm.seed == 5
+    assert sweep.limits.max_total_trials == 12
+    space = sweep.search_space
+    assert space["search__params__max_depth"].values == [2, 3, 4, 5, 6]
+    assert space["search__params__max_samples"].values == [0.5, 0.75, 1.0]
+    assert space["search__params__criterion"].values == ["gini", "entropy"]
+    assert space["search__params__ccp_alpha"].type == "loguniform"
+    assert space["search__params__min_samples_leaf"].type == "qloguniform"
+    command = built.components["train"].command
+    assert "--set params.max_depth=${{inputs.search__params__max_depth}}" in command
+    assert "--set params.criterion=${{inputs.search__params__criterion}}" in command
+    # The best trial's model feeds evaluate as a plain train step's would.
+    assert str(built.job.jobs["evaluate"].inputs["model_input"]._data) == "${{parent.jobs.train.outputs.model_output}}"
+
+
+def test_a_search_on_a_train_step_without_trials_fails_naming_the_file_and_fix(factory: Path, tmp_path: Path) -> None:
+    import dataclasses
+    import shutil
+
+    from mlops.factory.aml.pipeline import check_pipeline
+    from mlops.pipeline.search_space import SearchSpace
+
+    folder = load_model_folder(factory / "mlops/churn")
+    search = SearchSpace.model_validate(SWEEP_SEARCH).resolved("roc_auc", greater_is_better=True)
+    folder = dataclasses.replace(folder, search=search)
+    repo = tmp_path / "repo"  # the slot as a model from before searches has it: a train.py without --set
+    for path in ("src", "mlops", "data"):
+        shutil.copytree(factory / path, repo / path)
+    train = repo / "src/churn/train.py"
+    train.write_text(train.read_text().replace('parser.add_argument("--set"', 'parser.add_argument("--other"'))
+    with pytest.raises(SpecError, match=r"src/churn/train.py: train.yaml declares a search, but step train takes no"):
+        check_pipeline(folder, repo)

@@ -26,7 +26,18 @@ def slot_files(model: str, problem_type: str) -> set[str]:
         *(f"mlops/{model}/{name}.yaml" for name in ("config", "dataset", "pipeline", "train")),
         *(
             f"src/{model}/{n}.py"
-            for n in ("__init__", "data", "estimators", "evaluate", "metrics", "prep", "schema", "train", "validation")
+            for n in (
+                "__init__",
+                "data",
+                "estimators",
+                "evaluate",
+                "metrics",
+                "prep",
+                "schema",
+                "search",
+                "train",
+                "validation",
+            )
         ),
         *(
             f"tests/{model}/{n}.py"

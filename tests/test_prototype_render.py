@@ -83,8 +83,8 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
             f"mlops/pipeline/{name}.py"
             for name in (
                 *("__init__", "cli", "config", "figures", "forked_logging", "launcher", "lineage", "logged_model"),
-                *("mlflow_logging", "runner", "spec"),
-                *("step_imports", "steps", "streaming", "subprocess_launcher", "tables", "tracking"),
+                *("mlflow_logging", "runner", "search_space", "spec"),
+                *("step_imports", "steps", "streaming", "subprocess_launcher", "sweep_logging", "tables", "tracking"),
                 *("warm_launcher", "warm_process", "yaml_models"),
             )
         ),
@@ -104,6 +104,7 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
                 "metrics",
                 "prep",
                 "schema",
+                "search",
                 "train",
                 "validation",
             )

@@ -16,9 +16,9 @@ from .validation import run_step
 
 
 def predict(model: Any, features: pd.DataFrame) -> pd.DataFrame:
-    """Predictions through the pyfunc interface, plus the positive-class score where there is one."""
+    """Predictions through the pyfunc interface (or of a fitted pipeline), plus the positive-class score if any."""
     result = pd.DataFrame({"prediction": model.predict(features)}, index=features.index)
-    raw = model.get_raw_model()
+    raw = model.get_raw_model() if hasattr(model, "get_raw_model") else model
     if hasattr(raw, "predict_proba"):
         result["score"] = raw.predict_proba(features)[:, 1]
     return result

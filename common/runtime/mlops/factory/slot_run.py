@@ -20,6 +20,7 @@ from mlops.pipeline.config import CONFIG_FILE, ConfigError, ModelFolder, load_mo
 from mlops.pipeline.lineage import EVALUATION_DIGEST
 from mlops.pipeline.runner import run_pipeline
 from mlops.pipeline.steps import PipelineRun, default_workdir
+from mlops.pipeline.sweep_logging import read_search_record, trained_params
 
 
 def champion_bar(
@@ -109,7 +110,8 @@ def gate_and_register(
             f"({registry.server_failure(error)}); nothing was registered or aliased. Check the server, then re-run."
         ) from error
     if verdict.passed:
-        version, changes = registry.register(mlflow, model, run, folder.params, verdict, seen)
+        params = trained_params(folder.params, read_search_record(run.result(folder, "model")))  # a search's best
+        version, changes = registry.register(mlflow, model, run, params, verdict, seen)
         print(f"Registered {model} v{version.version}: " + ", ".join(map(str, changes)))
         github_actions.set_outputs(verdict="passed", version=str(version.version))
     else:

@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
+from mlops.pipeline.search_space import SearchSpace, read_search
 from mlops.pipeline.spec import PipelineSpec
 from mlops.pipeline.yaml_models import Strict as Strict  # re-exported: the factory's config files subclass it too
 from mlops.pipeline.yaml_models import problems, read_yaml_as
@@ -150,6 +151,7 @@ class ModelFolder:
     dataset: DatasetManifest
     params: dict[str, Any]
     pipeline: PipelineSpec
+    search: SearchSpace | None = None  # train.yaml's `search:` block, metric and direction resolved
 
     @property
     def params_file(self) -> Path:
@@ -162,10 +164,13 @@ def load_model_folder(path: Path) -> ModelFolder:
     params = read_yaml(path / PARAMS_FILE)
     if not isinstance(params, dict):
         raise ConfigError(f"{path / PARAMS_FILE}: expected a mapping of hyperparameters")
+    config = parse(path / CONFIG_FILE, ModelConfig)
+    search = read_search(params, path / PARAMS_FILE, ConfigError)
     return ModelFolder(
         path=path,
-        config=parse(path / CONFIG_FILE, ModelConfig),
+        config=config,
         dataset=parse(path / DATASET_FILE, DatasetManifest),
         params=params,
         pipeline=PipelineSpec.load(path / PIPELINE_FILE),
+        search=search.resolved(config.primary_metric, config.greater_is_better) if search else None,
     )

@@ -2,7 +2,8 @@
 
 MLflow start-up (imports, database migrations) happens on that thread, so a two-core machine spends that time in
 parallel with the first steps. The run gets params, metrics, step timings, the dataset, every result folder and
-each step's log; the model is a Logged Model linked to the run (logged_model.py).
+each step's log; the model is a Logged Model linked to the run (logged_model.py); a hyperparameter search's trials
+are runs nested under it (sweep_logging.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any, Protocol
 from mlops.pipeline.config import ModelFolder
 from mlops.pipeline.lineage import DATASET_DIGEST, EVALUATION_TAGS, STEP_RUNNER_TAG, evaluation_tags
 from mlops.pipeline.logged_model import MLFLOW_DIGEST, log_trained_model
-from mlops.pipeline.steps import Echo, PipelineRun, read_metrics
+from mlops.pipeline.steps import Echo, PipelineRun, StepFailed, read_metrics
+from mlops.pipeline.sweep_logging import SEARCH_FILE, log_search, read_search_record, trained_params
 from mlops.pipeline.tables import render_table
 from mlops.pipeline.tracking import mlflow_client, tracking_uri
 
@@ -109,6 +111,13 @@ def finish_tracking(
     """Read the metrics of finished steps and log the whole run (the dataset too, when it is local)."""
     try:
         result.metrics = read_metrics(result.result(folder, "score_report"))
+        model = result.result(folder, "model")
+        if folder.search is not None and read_search_record(model) is None:
+            raise StepFailed(
+                f"{folder.params_file}: search: is declared, but the train step saved no {SEARCH_FILE} in {model}: "
+                "its train.py predates hyperparameter searches (the templates' how-to 'Search hyperparameters' "
+                "says what to copy), or remove the search block"
+            )
         evaluation = evaluation_tags(folder, result.outputs, result.dataset_digest, repo_root or Path.cwd())
         result.tags = {**result.tags, **evaluation}  # a new dict: the tracker thread may still read the old one
     except BaseException:
@@ -127,7 +136,8 @@ def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun,
     now = int(time.time() * 1000)
     metrics = [Metric(k, v, now, 0) for k, v in result.metrics.items()]
     metrics += [Metric(f"step_seconds.{name}", round(s, 3), now, 0) for name, s in result.timings.items()]
-    params = [Param(k, v[:6000]) for k, v in flatten(folder.params).items()]
+    search = read_search_record(result.result(folder, "model"))
+    params = [Param(k, v[:6000]) for k, v in flatten(trained_params(folder.params, search)).items()]
     tags = [RunTag(key, result.tags[key]) for key in (*EVALUATION_TAGS, STEP_RUNNER_TAG) if key in result.tags]
     client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
     dataset = None if data is None else _dataset_input(folder, data, result.dataset_digest, DatasetInput, InputTag)
@@ -135,6 +145,8 @@ def _log_run(client: Any, run_id: str, folder: ModelFolder, result: PipelineRun,
         client.log_inputs(run_id, datasets=[dataset])
         result.tags = {**result.tags, MLFLOW_DIGEST: dataset.dataset.digest}
         client.set_tag(run_id, MLFLOW_DIGEST, dataset.dataset.digest)
+    if search is not None and folder.search is not None:
+        log_search(client, run_id, search, str(folder.search.metric))
     log_trained_model(client, run_id, folder, result, dataset)
     for key in ("score_report", "predictions"):
         client.log_artifacts(run_id, str(result.result(folder, key)), key)

@@ -2,7 +2,8 @@
 
 Each step runs `python -m <module> --<input> ... --<output> ... --<arg> ...` exactly as the local runner
 starts it, with the repository's `src/` as the code snapshot. Every step output is also a pipeline output
-(`<step>__<output>`), so a finished job's results download into the same layout as a local run's.
+(`<step>__<output>`), so a finished job's results download into the same layout as a local run's. With a
+`search:` block in train.yaml, the step that reads it is a sweep node (sweep.py).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops.factory.aml import sweep
 from mlops.factory.aml.entities import schema_problems
 from mlops.factory.aml.environment import job_environment
 from mlops.factory.contract import check_schema, check_steps
 from mlops.factory.slot import SOURCE_DIR, Slot
 from mlops.pipeline.config import ModelFolder
+from mlops.pipeline.search_space import SearchSpace
 from mlops.pipeline.spec import Reference, SpecError, Step
 
 
@@ -55,13 +58,18 @@ def binding(kind: str, name: str) -> str:
     return "$" + "{" * 2 + f"{kind}.{name}" + "}" * 2
 
 
-def step_command(step: Step) -> str:
-    """The component command: the step's module with its flags bound to the component's inputs and outputs."""
+def step_command(step: Step, search: SearchSpace | None = None) -> str:
+    """The component command: the step's module with its flags bound to the component's inputs and outputs.
+
+    The step a search sweeps also takes each searched value (`--set path=value`, see sweep.py).
+    """
     parts = ["python", "-m", step.module]
     parts += [f"--{flag} {binding('inputs', flag)}" for flag in step.inputs]
     parts += [f"--{flag} {binding('outputs', flag)}" for flag in step.outputs]
     for flag, arg in step.args.items():
         parts.append(f"--{flag} " + shlex.quote(str(arg).lower() if isinstance(arg, bool) else str(arg)))
+    if search is not None:
+        parts += sweep.trial_flags(search, lambda name: binding("inputs", name))
     return " ".join(parts)
 
 
@@ -71,12 +79,16 @@ def step_component(folder: ModelFolder, repo_root: Path, step: Step, environment
     from azure.ai.ml.entities import CommandComponent
 
     model = folder.config.model_name
+    search = folder.search if folder.search and step == sweep.swept_step(folder.pipeline) else None
+    inputs = {flag: Input(type=input_type(value, repo_root, dataset_type)) for flag, value in step.inputs.items()}
+    for path, dist in (search.params if search else {}).items():
+        inputs[sweep.input_name(path)] = Input(type=sweep.input_type(dist))
     return CommandComponent(
         name=f"{model}_{step.name}",
         display_name=f"{model} {step.name}",
         description=f"python -m {step.module} (step {step.name} of {Slot(model).pipeline})",
-        command=step_command(step),
-        inputs={flag: Input(type=input_type(value, repo_root, dataset_type)) for flag, value in step.inputs.items()},
+        command=step_command(step, search),
+        inputs=inputs,
         outputs={flag: Output(type="uri_folder") for flag in step.outputs},
         environment=environment,
         code=str(repo_root / SOURCE_DIR),
@@ -92,6 +104,8 @@ def check_pipeline(folder: ModelFolder, repo_root: Path) -> None:
         return file.read_bytes() if file.is_file() else None
 
     check_steps(folder.pipeline, model, read)
+    if folder.search is not None:
+        sweep.check_trial_flag(folder.pipeline, read)
     check_schema(model, folder.dataset.target, Slot(model).dataset, read)
     for step in folder.pipeline.steps:
         for flag, value in step.inputs.items():
@@ -123,6 +137,7 @@ def build_pipeline(
         step.name: step_component(folder, repo_root, step, reference, dataset_type) for step in folder.pipeline.steps
     }
     model = folder.config.model_name
+    swept = sweep.swept_step(folder.pipeline) if folder.search else None
 
     @dsl.pipeline(name=f"{model}_pipeline", display_name=f"{model} pipeline", compute=compute)
     def pipeline(dataset, params):  # type: ignore[no-untyped-def]  # dsl reads real annotations only
@@ -131,6 +146,8 @@ def build_pipeline(
         for step in folder.pipeline.steps:
             inputs = {flag: _bind(value, bound, nodes, repo_root) for flag, value in step.inputs.items()}
             nodes[step.name] = components[step.name](**inputs)
+            if folder.search and step == swept:  # the best trial's outputs feed the next steps
+                nodes[step.name] = sweep.sweep_node(nodes[step.name], folder.search)
             nodes[step.name].name = step.name
         return {
             pipeline_output(name, output): node.outputs[output]
