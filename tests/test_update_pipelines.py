@@ -63,6 +63,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
                 data = {"template": application, "ci_platform": platform}
                 copier.run_copy(str(source), str(root), data=data, defaults=True, quiet=True)
             found[application, platform] = root / file
+    data = {"template": "factory", "ci_platform": "azure-devops", "branching_strategy": "gitflow"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(str(source), str(out / "gitflow"), data=data, defaults=True, quiet=True)
+    found["factory-gitflow", "azure-devops"] = out / "gitflow" / PLATFORMS["azure-devops"]
     return found
 
 
@@ -116,6 +121,7 @@ def test_the_azure_pipelines_run_on_schedule_and_give_the_token_to_git_for_one_s
         assert pipeline["trigger"] == "none" and pipeline["pr"] == "none"
         (schedule,) = pipeline["schedules"]
         assert schedule["always"] == "true"  # a release is proposed even when nothing was committed here
+        assert schedule["branches"]["include"] == ["main"]
         checkout, *rest = steps(rendered[application, "azure-devops"])
         assert checkout["persistCredentials"] == "false" and checkout["fetchDepth"] == "0"
         with_token = [step for step in rest if "$(System.AccessToken)" in json.dumps(step.get("env", {}))]
@@ -123,6 +129,12 @@ def test_the_azure_pipelines_run_on_schedule_and_give_the_token_to_git_for_one_s
             "Push one update branch per application",
             "Open the pull requests",
         ]
+
+
+def test_a_gitflow_factory_proposes_updates_to_develop_on_azure_devops(rendered: dict[tuple[str, str], Path]) -> None:
+    pipeline = yaml.safe_load(rendered["factory-gitflow", "azure-devops"].read_text(encoding="utf-8"))
+    (schedule,) = pipeline["schedules"]
+    assert schedule["branches"]["include"] == ["develop"]  # the run's branch is the pull requests' target
 
 
 def open_pull_requests(step: dict[str, Any], tmp_path: Path, plan: list[dict[str, Any]]) -> tuple[int, str, list]:
