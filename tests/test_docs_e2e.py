@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 from doc_commands import DocResult, DocRunner, commands, summary
-from projects import ROOT, git_commit_all, run, run_ci_job, snapshot_template, tool_env, uv
+from projects import ROOT, git_commit_all, load_workflow, run, run_ci_job, snapshot_template, tool_env, uv
 
 pytestmark = pytest.mark.slow
 
@@ -328,3 +330,45 @@ def test_every_documented_command_ran_except_the_reviewed_few(chain: Chain) -> N
         "docs/updates.md",
     }
     assert len(executed) >= 35
+
+
+# Stands in for the GitHub CLI the runners have: records its arguments, one JSON line per call.
+GH = """import json, os, sys
+with open(os.environ["GH_CALLS"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the workflow reads its plan with jq, as GitHub's runners do")
+def test_the_prototypes_template_updates_workflow_proposes_a_release_as_a_pull_request(
+    chain: Chain, tmp_path: Path
+) -> None:
+    release(chain.template, "v0.3.0")
+    prototype = chain.work / PROTOTYPE
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
+    chain.sh(["git", "remote", "add", "origin", str(origin)], PROTOTYPE)
+    chain.sh(["git", "push", "-q", "origin", "main"], PROTOTYPE)
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin/gh").write_text(f"#!{sys.executable}\n{GH}")
+    (tmp_path / "bin/gh").chmod(0o755)
+    env = {**chain.env, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{chain.env['PATH']}", "RUNNER_TEMP": str(tmp_path)}
+    env |= {"GH_CALLS": str(tmp_path / "gh.jsonl"), "BASE": "main"}  # the step's env: what GitHub would pass
+    head_before = head(chain, PROTOTYPE)
+    try:
+        (job,) = load_workflow(prototype / ".github/workflows/template-updates.yml")["jobs"].values()
+        for step in (step for step in job["steps"] if "run" in step):  # with the prototype's hooks on
+            run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], prototype, env=env)
+    finally:  # the chain goes on without the remote and the job's committer identity
+        chain.sh(["git", "remote", "remove", "origin"], PROTOTYPE)
+        for key in ("user.name", "user.email"):
+            run(["git", "config", "--unset", key], prototype, chain.env, check=False)
+    branch = "template-update/prototype-v0.3.0"
+    assert run(["git", "branch", "--format=%(refname:short)"], origin).split() == ["main", branch]
+    assert run(["git", "rev-parse", "main"], origin).strip() == head_before == head(chain, PROTOTYPE)
+    answers = yaml.safe_load(run(["git", "show", f"{branch}:.copier-answers.yml"], origin))
+    assert answers["_commit"] == "v0.3.0"
+    calls = [json.loads(line) for line in (tmp_path / "gh.jsonl").read_text().splitlines()]
+    (created,) = [call for call in calls if call[:2] == ["pr", "create"]]
+    assert created[created.index("--head") + 1] == branch and created[created.index("--label") + 1] == "template-update"
+    assert chain.sh(["git", "status", "--porcelain"], PROTOTYPE) == ""

@@ -1,7 +1,7 @@
 """Fast tier: the runtime package's import rules ([tool.importlinter] in pyproject.toml) hold, and catch a break.
 
-`mlops.pipeline` ships to prototypes alone, so it never imports `mlops.factory`; and no import cycle runs through
-`mlops`. Each rule is shown failing on a copy of the package with a violation planted in it.
+`mlops.pipeline` and `mlops.updates` ship to prototypes too, so they never import `mlops.factory`; and no import
+cycle runs through `mlops`. Each rule is shown failing on a copy of the package with a violation planted in it.
 """
 
 from __future__ import annotations
@@ -39,15 +39,24 @@ def plant(module: Path, line: str) -> None:
 def test_the_runtime_package_keeps_its_import_rules() -> None:
     verdict = lint_imports(RUNTIME)
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
-    assert "Contracts: 2 kept, 0 broken." in verdict.stdout
+    assert "Contracts: 3 kept, 0 broken." in verdict.stdout
 
 
-def test_the_pipeline_package_importing_the_factory_breaks_the_rules(package_copy: Path) -> None:
-    plant(package_copy / "mlops/pipeline/tables.py", "from mlops.factory import gate")
+# A package prototypes ship, the module a violation is planted in, and the contract that must break.
+SHIPPED_TO_PROTOTYPES = {
+    "pipeline": ("tables", "gate", "mlops.pipeline (shipped to prototypes alone) never imports mlops.factory"),
+    "updates": ("proposals", "fleet", "mlops.updates (shipped to prototypes too) never imports mlops.factory"),
+}
+
+
+@pytest.mark.parametrize("package", SHIPPED_TO_PROTOTYPES)
+def test_a_package_prototypes_ship_importing_the_factory_breaks_the_rules(package_copy: Path, package: str) -> None:
+    module, factory_module, contract = SHIPPED_TO_PROTOTYPES[package]
+    plant(package_copy / f"mlops/{package}/{module}.py", f"from mlops.factory import {factory_module}")
     verdict = lint_imports(package_copy)
     assert verdict.returncode == 1
-    assert "mlops.pipeline (shipped to prototypes alone) never imports mlops.factory BROKEN" in verdict.stdout
-    assert "mlops.pipeline.tables -> mlops.factory.gate" in verdict.stdout
+    assert f"{contract} BROKEN" in verdict.stdout
+    assert f"mlops.{package}.{module} -> mlops.factory.{factory_module}" in verdict.stdout
 
 
 def test_an_import_cycle_breaks_the_rules(package_copy: Path) -> None:

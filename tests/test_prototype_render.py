@@ -60,6 +60,7 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
         ".copier-answers.yml",
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
+        ".github/workflows/template-updates.yml",
         ".gitignore",
         ".pre-commit-config.yaml",
         ".secrets.baseline",
@@ -88,6 +89,7 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
                 *("warm_launcher", "warm_process", "yaml_models"),
             )
         ),
+        *(f"mlops/updates/{name}.py" for name in ("__init__", "cli", "git", "proposals", "release")),
         "models/README.md",
         "notebooks/01_eda.ipynb",
         "notebooks/README.md",
@@ -210,13 +212,14 @@ def test_ci_runs_every_hook_on_every_file_of_every_push_and_pull_request(project
 
 def test_shared_code_is_byte_identical_to_its_single_source(project: tuple[Path, dict[str, Any]]) -> None:
     root, answers = project
-    # A prototype ships the pipeline sub-package whole, and nothing of the factory's.
-    source = ROOT / "common" / "runtime" / "mlops" / "pipeline"
-    shipped = sorted((root / "mlops" / "pipeline").glob("*.py"))
-    assert [path.name for path in shipped] == sorted(path.name for path in source.glob("*.py"))
+    # A prototype ships the pipeline and updates sub-packages whole, and nothing of the factory's.
+    for package in ("pipeline", "updates"):
+        source = ROOT / "common" / "runtime" / "mlops" / package
+        shipped = sorted((root / "mlops" / package).glob("*.py"))
+        assert [path.name for path in shipped] == sorted(path.name for path in source.glob("*.py"))
+        for path in shipped:
+            assert path.read_bytes() == (source / path.name).read_bytes()
     assert not (root / "mlops" / "factory").exists()
-    for path in shipped:
-        assert path.read_bytes() == (source / path.name).read_bytes()
     model = answers.get("model_name", "taxi_fare" if answers["problem_type"] == "regression" else "churn")
     for source in (ROOT / "common" / "model" / answers["problem_type"]).glob("*.py"):
         assert (root / "src" / model / source.name).read_bytes() == source.read_bytes()
@@ -281,7 +284,8 @@ def test_the_workflow_passes_the_github_schema_and_zizmor_at_both_personas(
     project: tuple[Path, dict[str, Any]],
 ) -> None:
     root, _ = project
-    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", ".github/workflows/ci.yml"]
+    workflows = [".github/workflows/ci.yml", ".github/workflows/template-updates.yml"]
+    schema = [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows]
     done = subprocess.run(schema, cwd=root, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     for persona in ("regular", "pedantic"):

@@ -10,8 +10,10 @@ import yaml
 from pre_commit_hooks import check_merge_conflict
 from projects import ROOT, edit, git_commit_all, render, run, snapshot_template, text_files, uv
 
-from mlops.factory import fleet, templating, update_prs
+from mlops.factory import fleet, update_prs
 from mlops.factory.gitrepo import RepoError
+from mlops.updates import cli as update_cli
+from mlops.updates import release
 
 pytestmark = pytest.mark.hardening  # the "updates" family: every scenario reports to the tally
 
@@ -54,7 +56,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def update(repo: Path, vcs_ref: str | None = V2, answers_file: str | None = None) -> None:
     """`copier update --defaults` with inline conflicts, as users and `factory update` run it."""
-    templating.copier_update(repo, answers_file, vcs_ref)
+    release.copier_update(repo, answers_file, vcs_ref)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -412,3 +414,52 @@ def test_promotion_stops_when_the_release_it_applies_removes_a_slot_file_the_use
         ensure_slot(careless, "churn", {})
     assert "(tuned)" in (careless / "src/churn/metrics.py").read_text()
     tally.add("updates", scenarios=1, edits_lost=0)
+
+
+def propose_prototype(repo: Path, plan: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """The prototype's own `update-prs` command, run from its root as its pipeline runs it; returns the plan."""
+    monkeypatch.chdir(repo)
+    assert update_cli.main(["--vcs-ref", V2, "--plan", str(plan)]) == 0
+    proposals: list[dict[str, object]] = yaml.safe_load(plan.read_text())  # JSON is YAML
+    return proposals
+
+
+def test_a_prototype_update_pr_is_one_branch_with_its_body_and_never_the_default_branch(
+    prototype: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tally
+) -> None:
+    remote = with_remote(prototype, tmp_path)
+    main_before, head_before = remote_branches(remote)["main"], run(["git", "rev-parse", "HEAD"], prototype)
+    (proposal,) = propose_prototype(prototype, tmp_path / "plan.json", monkeypatch)
+    assert proposal["branch"] == "template-update/prototype-v0.2.0" and proposal["labels"] == ["template-update"]
+    assert proposal["title"] == f"Update prototype to template {V2}"
+    body = str(proposal["body"])
+    assert f"`{V1}` to `{V2}`" in body and "`docs/UPGRADING.md`" in body and "Conflicts" not in body
+    assert "(`update-prs`)" in body  # the command the prototype's pipeline runs
+    pushed = remote_branches(remote)
+    assert pushed["main"] == main_before and set(pushed) == {"main", "template-update/prototype-v0.2.0"}
+    changed = run(["git", "diff", "--name-only", "main", "template-update/prototype-v0.2.0"], remote).split()
+    assert {".copier-answers.yml", "docs/UPGRADING.md", "models/README.md"} <= set(changed)
+    assert run(["git", "rev-parse", "HEAD"], prototype) == head_before
+    assert run(["git", "status", "--porcelain"], prototype) == ""
+    assert run(["git", "branch", "--format=%(refname:short)"], prototype).split() == ["main"]
+    assert propose_prototype(prototype, tmp_path / "again.json", monkeypatch) == []  # already proposed: no duplicate
+    assert remote_branches(remote) == pushed
+    tally.add("updates", scenarios=1, edits_lost=0)
+
+
+def test_a_conflicted_prototype_update_pr_is_labelled_and_fails_the_conflict_check(
+    prototype: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tally
+) -> None:
+    edit(prototype / ".github/workflows/ci.yml", "timeout-minutes: 20", "timeout-minutes: 30")
+    git_commit_all(prototype, "Longer CI timeout")
+    remote = with_remote(prototype, tmp_path)
+    (proposal,) = propose_prototype(prototype, tmp_path / "plan.json", monkeypatch)
+    assert proposal["labels"] == ["template-update", "template-conflict"]
+    assert "Conflicts to resolve" in str(proposal["body"]) and "`.github/workflows/ci.yml`" in str(proposal["body"])
+    conflicted = tmp_path / "ci.yml"
+    conflicted.write_text(run(["git", "show", f"{proposal['branch']}:.github/workflows/ci.yml"], remote))
+    assert "timeout-minutes: 30" in conflicted.read_text() and "timeout-minutes: 25" in conflicted.read_text()
+    assert check_merge_conflict.main(["--assume-in-merge", str(conflicted)]) == 1  # the pull request's checks fail
+    assert "<<<<<<<" not in (prototype / ".github/workflows/ci.yml").read_text()  # main untouched
+    assert run(["git", "show", "main:.github/workflows/ci.yml"], remote).count("timeout-minutes: 30") == 1
+    tally.add("updates", scenarios=1, edits_lost=0, conflicts=1, conflicts_failing_checks=1)

@@ -8,18 +8,16 @@ already at the target version are no-ops, so it continues where it stopped.
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops.factory.gitrepo import RepoError, dirty_files, git, git_bytes, require_clean
+from mlops.factory.gitrepo import RepoError, git, git_bytes, require_clean
 from mlops.factory.slot import Slot, model_of, slot_names
-from mlops.factory.templating import copier_update, pristine
-from mlops.pipeline.tracking import ANSWERS_FILE, template_version
-
-MARKERS = re.compile(r"^(<<<<<<< |=======$|>>>>>>> )", re.MULTILINE)
+from mlops.factory.templating import pristine
+from mlops.pipeline.tracking import ANSWERS_FILE
+from mlops.updates import release
+from mlops.updates.release import Applied, version_of
 
 
 @dataclass
@@ -40,23 +38,6 @@ def applications(factory: Path, only: str | None = None) -> list[tuple[str, str]
             raise RepoError(f"no model slot {only!r}; slots: {slots or 'none'}")
         return [(f"slot {only}", Slot(only).answers)]
     return [("factory base", ANSWERS_FILE)] + [(f"slot {s}", Slot(s).answers) for s in slots]
-
-
-def conflicted(factory: Path) -> list[str]:
-    """Changed files holding conflict markers, and rejected hunks (*.rej)."""
-    found = []
-    for path in dirty_files(factory):
-        file = factory / path.strip('"')
-        if path.endswith(".rej") or (
-            file.is_file() and MARKERS.search(file.read_text(encoding="utf-8", errors="ignore"))
-        ):
-            found.append(path)
-    return sorted(found)
-
-
-def version_of(factory: Path, answers_file: str) -> str:
-    """The template version an application records."""
-    return template_version(factory / answers_file) or "?"
 
 
 def protect_work(repo: Path, answers_file: str, before: str, echo: Callable[[str], None] = print) -> list[str]:
@@ -92,45 +73,11 @@ def protect_work(repo: Path, answers_file: str, before: str, echo: Callable[[str
     return changed
 
 
-def relock(repo: Path, echo: Callable[[str], None] = print) -> None:
-    """After an update changed pyproject.toml, bring uv.lock along, so `uv sync --locked` keeps passing."""
-    if not (repo / "uv.lock").is_file() or "pyproject.toml" not in dirty_files(repo, "pyproject.toml"):
-        return
-    done = subprocess.run(["uv", "lock", "--quiet"], cwd=repo, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RepoError(f"{repo / 'uv.lock'}: `uv lock` failed after the update changed pyproject.toml:\n{done.stderr}")
-    echo("  uv.lock updated for the new pyproject.toml")
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What one application's `copier update` left in the work tree, not yet committed."""
-
-    before: str
-    after: str
-    kept: list[str]  # changed files the release removes, restored: the user decides
-    conflicts: list[str]  # files with conflict markers, and *.rej files
-    changed: bool  # whether the work tree differs from HEAD
-
-    @property
-    def clean(self) -> bool:
-        """Nothing left for a person to resolve."""
-        return not self.kept and not self.conflicts
-
-
 def apply_release(
     factory: Path, answers_file: str, vcs_ref: str | None = None, echo: Callable[[str], None] = print
 ) -> Applied:
-    """`copier update` one application in place, keep the user's work and, when clean, bring uv.lock along."""
-    before = version_of(factory, answers_file)
-    copier_update(factory, answers_file, vcs_ref)
-    after = version_of(factory, answers_file)
-    kept = protect_work(factory, answers_file, before, echo) if before != after else []
-    conflicts = [] if kept else conflicted(factory)
-    changed = bool(dirty_files(factory))
-    if changed and not kept and not conflicts:
-        relock(factory, echo)
-    return Applied(before, after, kept, conflicts, changed)
+    """`copier update` one application of the factory, keeping files a user deleted or changed (protect_work)."""
+    return release.apply_release(factory, answers_file, vcs_ref, echo, protect=protect_work)
 
 
 def update_fleet(

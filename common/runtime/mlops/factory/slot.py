@@ -13,7 +13,7 @@ from pathlib import Path
 from mlops.pipeline.config import CONFIG_FILE, DATASET_FILE, PARAMS_FILE, PIPELINE_FILE, ConfigError
 from mlops.pipeline.tracking import ANSWERS_FILE
 
-SLOTS_DIR = "mlops"  # mlops/<model>/, beside the shared mlops/pipeline/ and mlops/factory/
+SLOTS_DIR = "mlops"  # mlops/<model>/, beside the shared mlops/pipeline/, mlops/factory/ and mlops/updates/
 SOURCE_DIR = "src"  # the model packages: also the code snapshot of Azure ML components
 TESTS_DIR = "tests"
 DATA_DIR = "data"
@@ -23,7 +23,7 @@ PIPELINES_DIR = ".azure-pipelines"  # a factory on Azure DevOps (ci_platform azu
 WORKFLOW_KINDS = ("pr", "cd", "retrain")
 PROVENANCE_FILE = "promotion.yaml"
 # The shared code whose changes also trigger every slot's workflows.
-SHARED_CODE = ("mlops/pipeline", "mlops/factory")
+SHARED_CODE = ("mlops/pipeline", "mlops/factory", "mlops/updates")
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,9 @@ from typing import Any
 from mlops.factory.gitrepo import RepoError
 from mlops.factory.slot import Slot
 from mlops.pipeline.tracking import ANSWERS_FILE
+from mlops.updates.release import copier_update
 
-
-def copier_update(repo: Path, answers_file: str | None = None, vcs_ref: str | None = None) -> None:
-    """`copier update --defaults` of one application, conflicts left inline as users get them."""
-    import copier
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # optional external data is absent from copier's scratch copies
-        copier.run_update(
-            str(repo),
-            answers_file=answers_file,
-            defaults=True,
-            overwrite=True,
-            conflict="inline",
-            vcs_ref=vcs_ref,
-            quiet=True,
-        )
+__all__ = ["add_slot", "copier_update", "pristine"]  # copier_update is defined once, in mlops.updates
 
 
 def add_slot(factory: Path, model: str, answers: Mapping[str, Any]) -> str:
