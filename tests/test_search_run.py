@@ -148,6 +148,7 @@ def test_a_sweep_trial_trains_with_the_given_values_and_logs_its_validation_metr
     forest = mlflow.sklearn.load_model(str(tmp_path / "model")).named_steps["estimator"]
     assert (forest.max_depth, forest.max_features) == (3, "log2")
     assert {"validation_roc_auc", "validation_accuracy"} <= set(client.get_run(trial).data.metrics)
+    assert mlflow.active_run() is None  # the job owns its run: the step leaves none active in its process
     # The trial's own record: the runner logs its values as the run's params, as after a local search.
     saved = json.loads((tmp_path / "model" / "search.json").read_text())
     assert saved["best"] == {"params.max_depth": 3, "params.max_features": "log2"} and len(saved["trials"]) == 1

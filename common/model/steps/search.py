@@ -148,7 +148,14 @@ def save_search(record: Mapping[str, Any], model_output: Path) -> None:
 def log_trial(scores: Mapping[str, float]) -> None:
     """A sweep trial's validation metrics, to the MLflow run its job runs in (Azure ML sets MLFLOW_RUN_ID)."""
     print("validation: " + ", ".join(f"{key}={value:.4f}" for key, value in scores.items()))
-    if os.environ.get("MLFLOW_RUN_ID"):
-        import mlflow
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if run_id:
+        import time
 
-        mlflow.log_metrics({VALIDATION_PREFIX + key: float(value) for key, value in scores.items()})
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric
+
+        # The client, not mlflow.log_metrics: the job owns its run, this step must not leave one active.
+        now = int(time.time() * 1000)
+        metrics = [Metric(VALIDATION_PREFIX + key, float(value), now, 0) for key, value in scores.items()]
+        MlflowClient().log_batch(run_id, metrics=metrics)
