@@ -64,6 +64,7 @@ def set_params(root: Path, model: str, **params: object) -> None:
 def champion(root: Path, model: str) -> str | None:
     """The version behind @champion, read through MLflow's registry API."""
     code = (
+        "import os; os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'] = 'false'  # the path alone on stdout\n"
         "from mlflow import MlflowClient; c = MlflowClient('sqlite:///mlflow.db')\n"
         f"print(c.get_registered_model({model!r}).aliases.get('champion'))"
     )
@@ -155,6 +156,7 @@ def test_a_first_run_below_the_business_threshold_registers_nothing(factory: Pat
 def champion_versions(root: Path, name: str) -> int:
     """How many versions of a registered model exist (0 if it was never registered)."""
     code = (
+        "import os; os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'] = 'false'  # the path alone on stdout\n"
         "from mlflow import MlflowClient; c = MlflowClient('sqlite:///mlflow.db')\n"
         f"print(len(c.search_model_versions(\"name = '{name}'\")))"
     )
@@ -166,6 +168,7 @@ def test_drift_against_the_champions_logged_test_rows_names_what_shifted(
 ) -> None:
     model = story[0]
     code = (
+        "import os; os.environ['MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'] = 'false'  # the path alone on stdout\n"
         "from mlflow import MlflowClient; c = MlflowClient('sqlite:///mlflow.db')\n"
         f"v = c.get_model_version_by_alias({model!r}, 'champion')\n"
         f"print(c.download_artifacts(v.run_id, 'predictions/predictions.csv', {str(tmp_path)!r}))"
