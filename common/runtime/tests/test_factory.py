@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops.factory import cli, github_actions, registry
+from mlops.factory import cli, github_actions, registry, status
 from mlops.factory.drift import EXIT_DRIFT
 from mlops.factory.gate import EXIT_REJECTED, judge
 from mlops.factory.gate_outcome import read_outcome, write_outcome
@@ -369,6 +369,78 @@ def test_status_lists_versions_with_aliases_and_metrics(slot: Path, capsys: pyte
     capsys.readouterr()
     cli.main(["status", "toy"])
     assert "| v1      | @challenger, @champion | accuracy=0.7000, roc_auc=0.8000" in capsys.readouterr().out
+
+
+def test_status_reads_the_embedded_store_without_mlflow_and_agrees_with_mlflows_client(
+    slot: Path, mlflow_uri: str
+) -> None:
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    set_quality(slot, 0.85)
+    assert cli.main(["run", "toy"]) == 0
+    client = registry.client()
+    # A version registered from a run path keeps its metrics in tags; a deleted version is not listed.
+    run_id = client.get_model_version("toy", "1").run_id
+    client.create_model_version("toy", f"runs:/{run_id}/model", run_id, tags={"metric.roc_auc": "0.5"})
+    client.create_model_version("toy", f"runs:/{run_id}/model", run_id)
+    client.delete_model_version("toy", "4")
+    database = status.sqlite_path(mlflow_uri)
+    assert database is not None
+    direct = status.read_sqlite(database, "toy")
+    assert direct == status.read_client(client, "toy")
+    assert [(v.version, sorted(v.aliases), v.metrics) for v in direct or []] == [
+        (3, [], {"roc_auc": 0.5}),
+        (2, ["challenger"], {"accuracy": 0.75, "roc_auc": 0.85}),
+        (1, ["champion"], {"accuracy": 0.7, "roc_auc": 0.8}),
+    ]
+    assert (
+        status.read_sqlite(database, "other") == [] and status.read_sqlite(database.with_name("none.db"), "toy") == []
+    )
+
+
+def test_status_reads_through_mlflow_where_the_embedded_store_is_not_the_one_it_knows(
+    slot: Path, mlflow_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    database = status.sqlite_path(mlflow_uri)
+    assert database is not None
+    expected = status.summaries("toy")
+    assert status.read_sqlite(database, "toy") == expected
+    columns = {**status.READ_COLUMNS, "model_versions": {*status.READ_COLUMNS["model_versions"], "renamed"}}
+    monkeypatch.setattr(status, "READ_COLUMNS", columns)  # as if a later MLflow had renamed a column
+    assert status.read_sqlite(database, "toy") is None and status.summaries("toy") == expected
+    monkeypatch.undo()
+    with sqlite3.connect(database) as connection:
+        connection.execute("INSERT INTO workspaces (name) VALUES ('team-b')")
+    assert status.read_sqlite(database, "toy") is None  # which workspace is meant is MLflow's to resolve
+    assert status.sqlite_path(mlflow_uri + "?timeout=5") is None and status.sqlite_path("http://127.0.0.1:5000") is None
+
+
+# `factory status toy` in a fresh interpreter: whether it imported MLflow to read the embedded store.
+STATUS_AND_REPORT = """
+import sys
+from mlops.factory.cli import main
+code = main(["status", "toy"])
+print(code, "mlflow" in sys.modules)
+"""
+
+
+def test_factory_status_on_the_embedded_store_never_imports_mlflow(slot: Path) -> None:
+    import subprocess
+    import sys
+
+    import mlops
+
+    set_quality(slot, 0.8)
+    assert cli.main(["run", "toy"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(mlops.__path__[0]).parent)}
+    probe = [sys.executable, "-c", STATUS_AND_REPORT]
+    done = subprocess.run(probe, capture_output=True, text=True, check=False, env=env)  # noqa: S603
+    assert "| v1      | @challenger, @champion | accuracy=0.7000, roc_auc=0.8000" in done.stdout, done.stderr
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stdout + done.stderr
 
 
 def test_unknown_slot_is_named_with_the_slots_that_exist(slot: Path, capsys: pytest.CaptureFixture) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlops.factory import drift_command, fleet, promote, registry, scoring, serving, templating, update_prs, workflows
+from mlops.factory import status as version_status
 from mlops.factory.gate import EXIT_REJECTED
 from mlops.factory.gitrepo import RepoError
 from mlops.factory.slot import Slot, slot_folder
@@ -15,26 +16,12 @@ from mlops.factory.slot_run import run_slot
 from mlops.pipeline.config import ConfigError, load_model_folder
 from mlops.pipeline.spec import SpecError
 from mlops.pipeline.steps import StepFailed
-from mlops.pipeline.tables import render_table
 
 
 def status(model: str) -> str:
     """Registered versions of a model with their aliases, metrics and data."""
     slot_folder(model)
-    mlflow = registry.client()
-    found = registry.versions(mlflow, model)
-    by_version: dict[str, list[str]] = {}
-    for alias, number in (mlflow.get_registered_model(model).aliases if found else {}).items():
-        by_version.setdefault(str(number), []).append(alias)
-    rows = []
-    for version in found:
-        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(registry.version_metrics(mlflow, version).items()))
-        aliases = ", ".join(f"@{alias}" for alias in sorted(by_version.get(str(version.version), [])))
-        dataset = f"{version.tags.get('dataset.name', '?')} v{version.tags.get('dataset.version', '?')}"
-        rows.append((f"v{version.version}", aliases, metrics, dataset, version.run_id))
-    if not rows:
-        return f"{model}: no registered versions yet (run `factory run {model}`)"
-    return render_table(["version", "aliases", "metrics", "dataset", "run"], rows)
+    return version_status.report(model)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
