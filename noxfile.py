@@ -15,6 +15,8 @@ TEST_DEPS = [*nox.project.dependency_groups(PYPROJECT, "test"), "uv", "ruff"]
 ENV = {"UV_PYTHON_DOWNLOADS": "never"}
 NO_TESTS_COLLECTED = 5  # a tier whose marker selects nothing is not a failure
 DURATIONS = "--durations=15"  # slow tests stay visible in every CI log
+# One worker per core; a module's tests share a worker, so a project a module renders once is rendered once.
+PARALLEL = ("-n", "auto", "--dist", "loadscope")
 FAST = "not slow and not hardening"
 # docs_tables.py renders the templates to list their files and imports the generated commands for their --help.
 DOCS_DEPS = ["pyyaml", "pydantic", "copier>=9.15.2,<10", "pandas>=2.2,<4", "scipy>=1.11,<2"]
@@ -28,14 +30,18 @@ SITE_DEPS = [
 SITE_ENV = {"NO_MKDOCS_2_WARNING": "1"}  # Material's notice about MkDocs 2.0, printed on every build
 
 
+def run_tier(session: nox.Session, marker: str) -> None:
+    """One tier of the suite on every core, its slowest tests listed; a tier that selects nothing is not a failure."""
+    session.run("pytest", "-m", marker, *PARALLEL, DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the whole suite: the fast tier, the slow tier (generated projects end to end), the hardening families."""
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    session.run("pytest", "-m", FAST, DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
-    session.run("pytest", "-m", "slow", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
-    session.run("pytest", "-m", "hardening", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    for marker in (FAST, "slow", "hardening"):
+        run_tier(session, marker)
 
 
 @nox.session
@@ -43,7 +49,7 @@ def tests_fast(session: nox.Session) -> None:
     """Run only the fast tier: renders, validators and the shared pipeline code."""
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    session.run("pytest", "-m", FAST, DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    run_tier(session, FAST)
 
 
 @nox.session
@@ -51,7 +57,7 @@ def hardening(session: nox.Session) -> None:
     """Run only the measured adversarial families, one summary line each (answers, names, updates, gate, secrets)."""
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    session.run("pytest", "-m", "hardening", DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+    run_tier(session, "hardening")
 
 
 @nox.session

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -38,6 +39,20 @@ class Tally:
 def tally() -> Tally:
     """Where the hardening families (marker `hardening`) report what they tried and how it ended."""
     return Tally()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's counts to the controller, which prints the summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["tally"] = {family: dict(counts) for family, counts in _TALLY.items()}
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller: add a finished worker's counts to the run's."""
+    for family, counts in getattr(node, "workeroutput", {}).get("tally", {}).items():
+        for name, value in counts.items():
+            _TALLY[family][name] += value
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
