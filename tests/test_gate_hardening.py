@@ -189,6 +189,9 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Mo
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        # The toy's steps import nothing heavy: plain subprocesses, logged from this process (MLflow imported once),
+        # not a warm process per run that imports pandas, scikit-learn and MLflow for two runs a case.
+        patch.setenv("MLOPS_STEP_RUNNER", "subprocess")
         yield root, scoring
 
 
