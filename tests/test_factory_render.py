@@ -11,7 +11,7 @@ from pathlib import Path
 import pathspec
 import pytest
 import yaml
-from projects import ROOT, git_commit_all, load_workflow, render, run, text_files
+from projects import ROOT, git_commit_all, load_workflow, model_files, render, run, text_files
 
 from mlops.factory.slot import SHARED_CODE, Slot
 
@@ -24,25 +24,7 @@ def slot_files(model: str, problem_type: str) -> set[str]:
     return {
         f"mlops/{model}/.copier-answers.yml",
         *(f"mlops/{model}/{name}.yaml" for name in ("config", "dataset", "pipeline", "train")),
-        *(
-            f"src/{model}/{n}.py"
-            for n in (
-                "__init__",
-                "data",
-                "estimators",
-                "evaluate",
-                "metrics",
-                "prep",
-                "schema",
-                "search",
-                "train",
-                "validation",
-            )
-        ),
-        *(
-            f"tests/{model}/{n}.py"
-            for n in ("conftest", "test_contract", "test_evaluate", "test_inference", "test_prep", "test_train")
-        ),
+        *model_files(model),
         f"data/{model}/{dataset}",
         f"docs/models/{model}.md",
         *(f".github/workflows/{model}-{kind}.yml" for kind in ("pr", "cd", "retrain")),

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from projects import ROOT, render, text_files, tool
+from projects import ROOT, model_files, render, text_files, tool
 
 PROBLEM_TYPES = ("classification", "regression")
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
@@ -96,25 +96,7 @@ def expected_files(model: str, problem_type: str, license_: str) -> set[str]:
         "reports/README.md",
         "reports/figures/.gitkeep",
         "tools/secret_detectors.py",
-        *(
-            f"src/{model}/{name}.py"
-            for name in (
-                "__init__",
-                "data",
-                "estimators",
-                "evaluate",
-                "metrics",
-                "prep",
-                "schema",
-                "search",
-                "train",
-                "validation",
-            )
-        ),
-        *(
-            f"tests/{model}/{name}.py"
-            for name in ("conftest", "test_contract", "test_evaluate", "test_inference", "test_prep", "test_train")
-        ),
+        *model_files(model),
     }
     if license_ != "Proprietary":
         files.add("LICENSE")

@@ -14,6 +14,27 @@ from typing import Any
 import copier
 
 ROOT = Path(__file__).resolve().parent.parent
+# The example model's own files, the same in a prototype and a factory slot: its package and its tests.
+MODEL_MODULES = (
+    "__init__",
+    "data",
+    "estimators",
+    "evaluate",
+    "metrics",
+    "prep",
+    "schema",
+    "search",
+    "train",
+    "validation",
+)
+MODEL_TESTS = ("conftest", "test_contract", "test_evaluate", "test_inference", "test_prep", "test_train")
+
+
+def model_files(model: str) -> set[str]:
+    """The example model's files in a generated repo: `src/<model>/` and `tests/<model>/`."""
+    return {f"src/{model}/{name}.py" for name in MODEL_MODULES} | {f"tests/{model}/{name}.py" for name in MODEL_TESTS}
+
+
 # Variables that would point a generated project at another environment, interpreter or lock mode.
 # The user's cache and index settings (UV_CACHE_DIR, UV_INDEX_URL, XDG_CACHE_HOME...) are kept: every
 # generated project then shares the user's uv and pre-commit caches.
