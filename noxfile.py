@@ -37,7 +37,7 @@ def run_tier(session: nox.Session, marker: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite: the fast tier, then the slow tier (generated projects end to end) with the hardening families."""
+    """The whole suite: the fast tier, then the slow tier (generated projects end to end) and the hardening families."""
     session.install(*TEST_DEPS)
     session.env.update(ENV)
     run_tier(session, FAST)
