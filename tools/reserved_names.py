@@ -19,6 +19,7 @@ listed once derived: a newer interpreter drops modules that older supported ones
     .nox/tests_fast/bin/python tools/reserved_names.py   # regenerate (needs copier, uv and the package index)
     python tools/reserved_names.py --keep-dependencies  # regenerate all but the dependencies (offline)
     python tools/reserved_names.py --check              # what `nox -s lint` runs: static sources and format
+    python -m nox -s docs_tables                        # then: docs/questions.md shows the list
 """
 
 from __future__ import annotations
