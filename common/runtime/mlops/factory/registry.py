@@ -222,9 +222,14 @@ def version_model_id(version: Any) -> str | None:
     """
     if getattr(version, "model_id", None):
         return str(version.model_id)
-    source = str(version.source or "")
-    found = source.removeprefix(LOGGED_MODEL_URI)
-    return found if source.startswith(LOGGED_MODEL_URI) and found.startswith("m-") and "/" not in found else None
+    return source_model_id(version.source)
+
+
+def source_model_id(source: str | None) -> str | None:
+    """The Logged Model a version's source `models:/<model_id>` names, or None for a run path."""
+    text = str(source or "")
+    found = text.removeprefix(LOGGED_MODEL_URI)
+    return found if text.startswith(LOGGED_MODEL_URI) and found.startswith("m-") and "/" not in found else None
 
 
 def version_metrics(client: Any, version: Any) -> dict[str, float]:
@@ -232,7 +237,12 @@ def version_metrics(client: Any, version: Any) -> dict[str, float]:
     model_id = version_model_id(version)
     if model_id is not None:
         return {metric.key: float(metric.value) for metric in client.get_logged_model(model_id).metrics or []}
-    return {key[len(METRIC_TAG) :]: float(value) for key, value in version.tags.items() if key.startswith(METRIC_TAG)}
+    return tag_metrics(version.tags)
+
+
+def tag_metrics(tags: dict[str, str]) -> dict[str, float]:
+    """The metrics a version registered from a run path keeps in its `metric.` tags."""
+    return {key[len(METRIC_TAG) :]: float(value) for key, value in tags.items() if key.startswith(METRIC_TAG)}
 
 
 def download_version(client: Any, name: str, version: str, target: Path) -> Path:

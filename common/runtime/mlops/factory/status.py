@@ -5,7 +5,7 @@ own sqlite3, read-only: importing MLflow and opening its SQL store cost about 3 
 The tables are MLflow's, not a public contract, so the direct read is used only where every table and column it
 reads is there and a single workspace is in use; anything else (a server, another database,
 a schema this code was not written against) goes through MLflow's client, which gives the same rows.
-`tests/test_status.py` checks the two readers agree on a store MLflow itself wrote.
+`tests/mlops/test_factory.py` checks the two readers agree on a store MLflow itself wrote.
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ def report(model: str) -> str:
     return render_table(["version", "aliases", "metrics", "dataset", "run"], [v.row() for v in found])
 
 
-def summaries(model: str, uri: str | None = None) -> list[VersionSummary]:
+def summaries(model: str) -> list[VersionSummary]:
     """Every registered version of `model`, newest first, read the fastest way the store allows."""
-    uri = uri or tracking_uri()
+    uri = tracking_uri()
     database = sqlite_path(uri)
     if database is not None:
         direct = read_sqlite(database, model)
@@ -146,10 +146,9 @@ def _read_versions(connection: sqlite3.Connection, model: str) -> list[VersionSu
 
 def _metrics(connection: sqlite3.Connection, source: str | None, tags: dict[str, str]) -> dict[str, float]:
     """A version's metrics, as `registry.version_metrics` reads them: its Logged Model's, else its metric tags."""
-    model_id = registry.version_model_id(_Version(source))
+    model_id = registry.source_model_id(source)
     if model_id is None:
-        prefix = registry.METRIC_TAG
-        return {key[len(prefix) :]: float(value) for key, value in tags.items() if key.startswith(prefix)}
+        return registry.tag_metrics(tags)
     rows = connection.execute(
         "SELECT metric_name, metric_value FROM logged_model_metrics WHERE model_id = ? "
         "ORDER BY metric_timestamp_ms, metric_step",
@@ -161,11 +160,3 @@ def _metrics(connection: sqlite3.Connection, source: str | None, tags: dict[str,
 def _dataset(tags: dict[str, str]) -> str:
     """The data a version was trained on, from its lineage tags."""
     return f"{tags.get('dataset.name', '?')} v{tags.get('dataset.version', '?')}"
-
-
-@dataclass(frozen=True)
-class _Version:
-    """The one field of a model version `registry.version_model_id` reads when the version has no `model_id`."""
-
-    source: str | None
-    model_id: None = None
