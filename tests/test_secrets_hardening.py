@@ -308,15 +308,23 @@ def commit_with_hooks(root: Path, message: str, ignored: tuple[str, ...] = ()) -
 
 
 def open_pull_request(root: Path, branch: str, message: str) -> None:
-    """Commit what is staged on `branch` without hooks, then merge it into main as GitHub's merge ref would.
+    """What is staged in `root` as a contributor's pull request, merged into main as GitHub's merge ref would.
 
-    Skipping the hooks here is the point: it is the contributor who never installed them (or bypassed them)
-    whose pull request the PR check must stop; the user's own path, with hooks on, is tested above.
+    The contributor works in a clone of their own, where the hooks were never installed (a fresh clone has none):
+    it is their pull request the PR check must stop; the user's own path, with hooks on, is tested above.
     """
-    run(["git", "checkout", "-q", "-b", branch], root)
-    run(["git", "commit", "-q", "--no-verify", "-m", message], root)
-    run(["git", "checkout", "-q", "-f", "main"], root)
-    run(["git", "merge", "-q", "--no-ff", "--no-verify", "-m", f"Merge {branch}", branch], root)
+    patch = root.parent / f"{root.name}-{branch}.patch"
+    patch.write_text(run(["git", "diff", "--cached", "--binary"], root), encoding="utf-8")
+    contributor = root.parent / f"{root.name}-{branch}"
+    run(["git", "clone", "-q", str(root), str(contributor)], root.parent)
+    assert not [hook for hook in (contributor / ".git/hooks").iterdir() if not hook.name.endswith(".sample")]
+    run(["git", "checkout", "-q", "-b", branch], contributor)
+    run(["git", "apply", "--index", str(patch)], contributor)
+    run(["git", "commit", "-q", "-m", message], contributor)
+    run(["git", "checkout", "-q", "main"], contributor)
+    run(["git", "merge", "-q", "--no-ff", "-m", f"Merge {branch}", branch], contributor)
+    run(["git", "fetch", "-q", str(contributor), "main"], root)
+    run(["git", "reset", "-q", "--hard", "FETCH_HEAD"], root)
 
 
 def secrets_found(root: Path) -> set[tuple[str, int]]:
