@@ -16,17 +16,6 @@ CREATED = "Create the factory"  # the factory README's Start ends with this comm
 PROMOTE = 'git commit -m "Promote'  # and its promotion with this one
 
 
-def bench_env() -> dict[str, str]:
-    """The environment of generated projects, with Python allowed to cache bytecode.
-
-    "Warm" means imports read cached bytecode, as on a person's machine: with PYTHONDONTWRITEBYTECODE (set on some
-    CI and sandbox machines) every import of pandas, scikit-learn and MLflow compiles from source, every time.
-    """
-    env = tool_env()
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
-
-
 def follow_readme(repo: Path, env: dict[str, str], last: str, done: str | None = None) -> None:
     """Run the repo's README commands in order (hooks on): after the first containing `done`, up to `last`'s."""
     runner = DocRunner(repo, env)
@@ -85,7 +74,7 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.env = bench_env()
+        self.env = tool_env()  # imports read cached bytecode, as on a person's machine
 
     @cached_property
     def template(self) -> Path:

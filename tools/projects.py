@@ -49,6 +49,9 @@ FOREIGN_ENVIRONMENT = (
     "UV_LOCKED",
     "UV_NO_SYNC",
     "UV_OFFLINE",
+    # Set on some CI and sandbox machines, it makes every process compile pandas, scikit-learn and MLflow from source
+    # again; a person's machine caches bytecode, and so do generated projects here.
+    "PYTHONDONTWRITEBYTECODE",
 )
 
 
@@ -87,7 +90,7 @@ def snapshot_template(dest: Path, tag: str | None = None) -> Path:
 
 
 def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for generated projects: the machine's Python, the user's caches, no foreign environment."""
+    """Environment for generated projects: the machine's Python, the user's caches, cached bytecode, no foreign one."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(FOREIGN_ENVIRONMENT)}
     env.update(
         UV_PYTHON_DOWNLOADS="never",
