@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent
 # `common/` is tested directly: the same code every generated repo ships.
 sys.path.insert(0, str(ROOT / "common" / "runtime"))
@@ -17,3 +19,21 @@ sys.path.insert(0, str(ROOT / "tools"))
 os.environ.setdefault(
     "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "model-factory-templates-hypothesis")
 )
+
+# `nox -s tests` runs the whole suite as one pytest-xdist run, workers taking whole modules in collection order
+# (--no-loadscope-reorder), so this order is the schedule. The docs chain, one ordered module with about a quarter of
+# the suite's time, starts first and never ends the run alone; the other end-to-end and hardening modules follow; the
+# fast tier's many short modules come last and fill both workers to the end.
+FIRST = "tests/test_docs_e2e.py"
+LONG = ("slow", "hardening")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order modules: the docs chain, then those with slow or hardening tests, then the rest (each keeps its order)."""
+    long = {item.nodeid.split("::")[0] for item in items if any(item.get_closest_marker(name) for name in LONG)}
+
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::")[0]
+        return 0 if module == FIRST else 1 if module in long else 2
+
+    items.sort(key=rank)  # stable: tests keep their order within a module

@@ -17,8 +17,9 @@ TEST_DEPS = [*nox.project.dependency_groups(PYPROJECT, "test"), "uv", "ruff"]
 ENV: dict[str, str | None] = {"UV_PYTHON_DOWNLOADS": "never", "PYTHONDONTWRITEBYTECODE": None}  # None: unset
 NO_TESTS_COLLECTED = 5  # a tier whose marker selects nothing is not a failure
 DURATIONS = "--durations=15"  # slow tests stay visible in every CI log
-# One worker per core; a module's tests share a worker, so a project a module renders once is rendered once.
-PARALLEL = ("-n", "auto", "--dist", "loadscope")
+# One worker per core; a module's tests share a worker, so a project a module renders once is rendered once. Modules
+# go out in the order conftest.py sorts them (longest first), not reordered by their number of tests.
+PARALLEL = ("-n", "auto", "--dist", "loadscope", "--no-loadscope-reorder")
 FAST = "not slow and not hardening"
 # docs_tables.py renders the templates to list their files and imports the generated commands for their --help.
 DOCS_DEPS = ["pyyaml", "pydantic", "copier>=9.15.2,<10", "pandas>=2.2,<4", "scipy>=1.11,<2"]
@@ -32,20 +33,22 @@ SITE_DEPS = [
 SITE_ENV = {"NO_MKDOCS_2_WARNING": "1"}  # Material's notice about MkDocs 2.0, printed on every build
 
 
-def run_tier(session: nox.Session, marker: str) -> None:
-    """One tier of the suite on every core, its slowest tests listed; a tier that selects nothing is not a failure."""
-    session.run("pytest", "-m", marker, *PARALLEL, DURATIONS, *session.posargs, success_codes=[0, NO_TESTS_COLLECTED])
+def run_tier(session: nox.Session, marker: str | None = None) -> None:
+    """One tier (the whole suite without a marker) on every core, slowest tests listed; a tier may select none."""
+    selection, allowed = (["-m", marker], [0, NO_TESTS_COLLECTED]) if marker else ([], [0])
+    session.run("pytest", *selection, *PARALLEL, DURATIONS, *session.posargs, success_codes=allowed)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite: the fast tier, then the slow tier (generated projects end to end) and the hardening families."""
+    """The whole suite in one run: fast tier, slow tier (generated projects end to end) and the hardening families.
+
+    One run, not one per tier: the long modules start first (conftest.py) and the fast tier's short ones fill both
+    workers to the end, instead of each tier waiting for its own last module.
+    """
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    run_tier(session, FAST)
-    # One run for the two long tiers: the docs chain (one module, minutes in order) keeps a worker while the other
-    # takes the end-to-end and hardening modules.
-    run_tier(session, "slow or hardening")
+    run_tier(session)
 
 
 @nox.session
