@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pathspec
@@ -64,23 +65,35 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in text_files(root)}
 
 
-@pytest.fixture
-def prototype(tmp_path: Path, releases: Path) -> Path:
-    """A prototype generated at v0.1.0 and committed."""
-    repo = render(tmp_path / "experiment", "prototype", vcs_ref=V1, src=releases)
+@pytest.fixture(scope="module")
+def generated_prototype(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prototype generated at v0.1.0 and committed, once per module: each test changes a copy of it."""
+    repo = render(tmp_path_factory.mktemp("generated") / "experiment", "prototype", vcs_ref=V1, src=releases)
     git_commit_all(repo, "Generated at v0.1.0")
     return repo
 
 
-@pytest.fixture
-def factory(tmp_path: Path, releases: Path) -> Path:
-    """A factory generated at v0.1.0 with two slots, each committed."""
-    root = render(tmp_path / "factory", "factory", vcs_ref=V1, src=releases)
+@pytest.fixture(scope="module")
+def generated_factory(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A factory generated at v0.1.0 with two slots, each committed, once per module: each test changes a copy."""
+    root = render(tmp_path_factory.mktemp("generated") / "factory", "factory", vcs_ref=V1, src=releases)
     git_commit_all(root, "Factory base at v0.1.0")
     for model, problem_type in (("churn", "classification"), ("fares", "regression")):
         render(root, "model", vcs_ref=V1, src=releases, model_name=model, problem_type=problem_type)
         git_commit_all(root, f"Slot {model} at v0.1.0")
     return root
+
+
+@pytest.fixture
+def prototype(tmp_path: Path, generated_prototype: Path) -> Path:
+    """This test's own prototype at v0.1.0: a copy of the generated one, its git history included."""
+    return Path(shutil.copytree(generated_prototype, tmp_path / "experiment", symlinks=True))
+
+
+@pytest.fixture
+def factory(tmp_path: Path, generated_factory: Path) -> Path:
+    """This test's own factory at v0.1.0 with slots churn and fares: a copy of the generated one, history included."""
+    return Path(shutil.copytree(generated_factory, tmp_path / "factory", symlinks=True))
 
 
 def test_user_edits_in_model_owned_files_are_kept(prototype: Path, tally) -> None:
