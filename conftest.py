@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -23,17 +24,21 @@ os.environ.setdefault(
 # `nox -s tests` runs the whole suite as one pytest-xdist run, workers taking whole modules in collection order
 # (--no-loadscope-reorder), so this order is the schedule. The docs chain, one ordered module with about a quarter of
 # the suite's time, starts first and never ends the run alone; the other end-to-end and hardening modules follow; the
-# fast tier's many short modules come last and fill both workers to the end.
+# fast tier's modules come last, those with the most tests first (pytest-xdist's own rule), and fill both workers to
+# the end.
 FIRST = "tests/test_docs_e2e.py"
 LONG = ("slow", "hardening")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order modules: the docs chain, then those with slow or hardening tests, then the rest (each keeps its order)."""
-    long = {item.nodeid.split("::")[0] for item in items if any(item.get_closest_marker(name) for name in LONG)}
+    """Order modules: the docs chain, those with slow or hardening tests, then the rest; each keeps its own order."""
+    modules = [item.nodeid.split("::")[0] for item in items]
+    marked = [any(item.get_closest_marker(name) for name in LONG) for item in items]
+    long = {module for module, is_long in zip(modules, marked, strict=True) if is_long}
+    tests = Counter(modules)
 
-    def rank(item: pytest.Item) -> int:
-        module = item.nodeid.split("::")[0]
-        return 0 if module == FIRST else 1 if module in long else 2
+    def rank(module: str) -> tuple[int, int]:
+        return (0, 0) if module == FIRST else (1, 0) if module in long else (2, -tests[module])
 
-    items.sort(key=rank)  # stable: tests keep their order within a module
+    order = {id(item): rank(module) for module, item in zip(modules, items, strict=True)}
+    items.sort(key=lambda item: order[id(item)])  # stable: tests keep their order within a module
