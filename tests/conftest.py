@@ -48,6 +48,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["tally"] = {family: dict(counts) for family, counts in _TALLY.items()}
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without xdist (-p no:xdist) it is never called
 def pytest_testnodedown(node: Any, error: object) -> None:
     """On the pytest-xdist controller: add a finished worker's counts to the run's."""
     for family, counts in getattr(node, "workeroutput", {}).get("tally", {}).items():
