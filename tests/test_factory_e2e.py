@@ -41,7 +41,7 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for model, problem_type in SLOTS.items():
         render(root, "model", model_name=model, problem_type=problem_type)
         git_commit_all(root, f"Slot {model}")
-    run([uv(), "sync", "--quiet", "--compile-bytecode"], root)
+    run([uv(), "sync", "--quiet"], root)  # bytecode is cached as modules are imported, not all of it up front
     return root
 
 
