@@ -32,13 +32,15 @@ LONG = ("slow", "hardening")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order modules: the docs chain, those with slow or hardening tests, then the rest; each keeps its own order."""
-    modules = [item.nodeid.split("::")[0] for item in items]
-    marked = [any(item.get_closest_marker(name) for name in LONG) for item in items]
-    long = {module for module, is_long in zip(modules, marked, strict=True) if is_long}
-    tests = Counter(modules)
 
-    def rank(module: str) -> tuple[int, int]:
-        return (0, 0) if module == FIRST else (1, 0) if module in long else (2, -tests[module])
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
 
-    order = {id(item): rank(module) for module, item in zip(modules, items, strict=True)}
-    items.sort(key=lambda item: order[id(item)])  # stable: tests keep their order within a module
+    long = {module(item) for item in items if any(item.get_closest_marker(name) for name in LONG)}
+    tests = Counter(module(item) for item in items)
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        name = module(item)
+        return (0, 0) if name == FIRST else (1, 0) if name in long else (2, -tests[name])
+
+    items.sort(key=rank)  # stable: tests keep their order within a module

@@ -35,7 +35,8 @@ def model_files(model: str) -> set[str]:
     return {f"src/{model}/{name}.py" for name in MODEL_MODULES} | {f"tests/{model}/{name}.py" for name in MODEL_TESTS}
 
 
-# Variables that would point a generated project at another environment, interpreter or lock mode.
+# Variables that would point a generated project at another environment, interpreter or lock mode, or stop it
+# caching bytecode.
 # The user's cache and index settings (UV_CACHE_DIR, UV_INDEX_URL, XDG_CACHE_HOME...) are kept: every
 # generated project then shares the user's uv and pre-commit caches.
 FOREIGN_ENVIRONMENT = (
