@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.needs_version = ">=2025.2.9"
@@ -33,10 +35,17 @@ SITE_DEPS = [
 SITE_ENV = {"NO_MKDOCS_2_WARNING": "1"}  # Material's notice about MkDocs 2.0, printed on every build
 
 
-def run_tier(session: nox.Session, marker: str | None = None) -> None:
+def shipped_runtime_tests() -> list[str]:
+    """The runtime's test modules every factory ships as tests/mlops (each a one-line include of its source)."""
+    shipped = sorted(Path("factory-template/base/tests/mlops").glob("test_*.py.jinja"))
+    return [f"common/runtime/tests/{path.name.removesuffix('.jinja')}" for path in shipped]
+
+
+def run_tier(session: nox.Session, marker: str | None = None, *skipped: str) -> None:
     """One tier (the whole suite without a marker) on every core, slowest tests listed; a tier may select none."""
     selection, allowed = (["-m", marker], [0, NO_TESTS_COLLECTED]) if marker else ([], [0])
-    session.run("pytest", *selection, *PARALLEL, DURATIONS, *session.posargs, success_codes=allowed)
+    ignored = [f"--ignore={path}" for path in skipped]
+    session.run("pytest", *selection, *ignored, *PARALLEL, DURATIONS, *session.posargs, success_codes=allowed)
 
 
 @nox.session
@@ -44,11 +53,14 @@ def tests(session: nox.Session) -> None:
     """The whole suite in one run: fast tier, slow tier (generated projects end to end) and the hardening families.
 
     One run, not one per tier: the long modules start first (conftest.py) and the fast tier's short ones fill both
-    workers to the end, instead of each tier waiting for its own last module.
+    workers to the end, instead of each tier waiting for its own last module. The runtime's tests that a factory
+    ships (tests/mlops) run here inside generated factories, as a person runs them, twice: the factory's CI checks
+    job (test_factory_e2e.py) and its README's `uv run pytest` (test_docs_e2e.py). They do not run a third time from
+    source; the fast tier runs them so, for quick feedback.
     """
     session.install(*TEST_DEPS)
     session.env.update(ENV)
-    run_tier(session)
+    run_tier(session, None, *shipped_runtime_tests())
 
 
 @nox.session

@@ -101,3 +101,13 @@ def test_a_release_never_drops_a_model_owned_path() -> None:
     for commit in run(["git", "log", "--format=%H", "--", "docs/files.md"], ROOT).split():
         earlier = model_owned_paths(run(["git", "show", f"{commit}:docs/files.md"], ROOT))
         assert earlier <= current, f"{commit} listed model-owned paths a release may not drop: {earlier - current}"
+
+
+def test_a_factory_ships_the_runtime_tests_verbatim_under_their_own_names() -> None:
+    # `nox -s tests` leaves these modules to the generated factories that run them, by this naming.
+    shipped = sorted((ROOT / "factory-template/base/tests/mlops").glob("test_*.py.jinja"))
+    assert shipped
+    for path in shipped:
+        source = f"common/runtime/tests/{path.name.removesuffix('.jinja')}"
+        assert path.read_text(encoding="utf-8").strip() == f'{{% include "{source}" %}}', path
+        assert (ROOT / source).is_file(), source
