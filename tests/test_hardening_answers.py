@@ -9,11 +9,13 @@ valid and some are arbitrary text, so that both outcomes are common.
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import warnings
@@ -23,6 +25,7 @@ from typing import Any
 
 import copier
 import copier._main
+import copier._template
 import jinja2
 import nbformat
 import pytest
@@ -172,9 +175,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 class Family:
     """The shared state of the answers family: the template, where renders go, what they gave."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, scratch: Path) -> None:
         self.source = copy_work_tree(root / "template")
-        self.out = root / "renders"
+        self.out = scratch  # about a thousand throwaway renders: the scratch folder (TMPDIR), not the test folder
         self.factory = render(root / "base", "factory", vcs_ref=None, src=self.source)
         self.counter = itertools.count()
         self.rendered: dict[Path, dict[str, Any]] = {}
@@ -195,14 +198,15 @@ class Family:
 def family(tmp_path_factory: pytest.TempPathFactory, tally: Any) -> Iterator[Family]:
     """The answers family with copier sped up (see `faster_copier`), and its tally line in a fixed order."""
     tally.add("answers", tried=0, refused=0, rendered=0, broken=0)
-    with faster_copier():
-        yield Family(tmp_path_factory.mktemp("answers"))
+    with faster_copier(), tempfile.TemporaryDirectory(prefix="answers-renders-") as scratch:
+        yield Family(tmp_path_factory.mktemp("answers"), Path(scratch))
 
 
 class faster_copier:  # noqa: N801  (a context manager read as a phrase)
     """Speed only, output unchanged (test_the_speed_ups_render_the_same_files): Jinja compiles each template source
-    once for all renders (each render builds a new, identical environment), and copier skips syncing executable bits
-    to a git index (no destination here is in a git repo, where copier's own check returns at once)."""
+    once for all renders (each render builds a new, identical environment), copier reads copier.yml once (a third of
+    a render's time is PyYAML parsing it again; each render gets its own deep copy), and copier skips syncing
+    executable bits to a git index (no destination here is in a git repo, where copier's own check returns at once)."""
 
     def __enter__(self) -> None:
         self.patch = pytest.MonkeyPatch()
@@ -220,6 +224,16 @@ class faster_copier:  # noqa: N801  (a context manager read as a phrase)
             return compiled[key]
 
         self.patch.setattr(jinja2.Environment, "compile", compile_once)
+        load_config = copier._template.load_template_config
+        configs: dict[tuple[Path, int], Any] = {}
+
+        def load_config_once(conf_path: Path, quiet: bool = False) -> Any:
+            key = (conf_path, conf_path.stat().st_mtime_ns)
+            if key not in configs:
+                configs[key] = load_config(conf_path, quiet)
+            return copy.deepcopy(configs[key])
+
+        self.patch.setattr(copier._template, "load_template_config", load_config_once)
         self.patch.setattr(copier._main.Worker, "_sync_git_index_executable_bit", lambda *_: None)
 
     def __exit__(self, *_: object) -> None:
