@@ -68,6 +68,7 @@ def scratch_in_memory(session: nox.Session) -> Iterator[list[str]]:
     try:
         yield [f"--basetemp={on_disk}"]
     finally:
+        del session.env["TMPDIR"]  # nothing after this run points at the removed folder
         shutil.rmtree(scratch, ignore_errors=True)
 
 
